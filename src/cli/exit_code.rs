@@ -1,0 +1,36 @@
+//! tprobe's exit codes, in one table. A number, once given, is never reused.
+
+/// Named exit codes. Unexpected failures exit with 1.
+#[derive(Debug)]
+pub enum TprobeExitCode {}
+
+impl TprobeExitCode {
+    /// Success.
+    pub const OK: i32 = 0;
+    /// An unexpected failure (a bug, or an I/O error tprobe has no remedy for).
+    pub const UNEXPECTED: i32 = 1;
+    /// The command line could not be parsed.
+    pub const USAGE: i32 = 2;
+    /// An input file (trace text, a format file, an events directory) could not be read.
+    pub const INPUT_UNREADABLE: i32 = 3;
+    /// A format file is not in the kernel's layout.
+    pub const BAD_FORMAT_FILE: i32 = 4;
+    /// Writing the output failed (other than a closed pipe, which is a clean exit).
+    pub const OUTPUT_FAILED: i32 = 5;
+    /// A probe spec is invalid; nothing was written to tracefs.
+    pub const INVALID_SPEC: i32 = 6;
+    /// tracefs needs privileges tprobe does not have (not root, lockdown, read-only).
+    pub const PERMISSION_DENIED: i32 = 7;
+    /// tracefs is not mounted (or not in this kernel).
+    pub const TRACEFS_UNAVAILABLE: i32 = 8;
+    /// A uprobe's function is not in the binary's symbol tables.
+    pub const SYMBOL_NOT_FOUND: i32 = 9;
+    /// The kernel refused a definition or filter (its error_log message is shown).
+    pub const PROBE_REJECTED: i32 = 10;
+    /// The kernel lacks a feature a spec needs.
+    pub const FEATURE_MISSING: i32 = 11;
+    /// Teardown could not remove everything (`tprobe clean` retries).
+    pub const TEARDOWN_INCOMPLETE: i32 = 12;
+    // After a stop signal N (INT, TERM, HUP, QUIT), tprobe exits with 128 + N once it has
+    // cleaned up, as a shell reports a process killed by that signal.
+}

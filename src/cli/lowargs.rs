@@ -1,0 +1,287 @@
+//! The flags as given, parsed by clap; no I/O and no checks beyond syntax.
+
+use std::path::PathBuf;
+
+use clap::Parser;
+use clap::Subcommand;
+use clap::ValueEnum;
+
+/// Manage tracefs/ftrace probes without eBPF, and decode what the kernel prints.
+#[derive(Debug, Parser)]
+#[command(name = "tprobe", version, about, propagate_version = true)]
+pub struct LowArgs {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// tprobe's commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Decode captured trace_pipe or trace text, exactly as the live path does.
+    #[command(
+        after_help = "Examples:\n  tprobe replay --events-dir fixtures/uprobe-basic/events fixtures/uprobe-basic/trace_pipe.txt\n  cat /sys/kernel/tracing/trace | tprobe replay --events-dir /sys/kernel/tracing/events --format json"
+    )]
+    Replay(ReplayArgs),
+    /// Define probes, stream their events, and remove everything on exit (the default:
+    /// `tprobe SPEC…` means `tprobe trace SPEC…`).
+    #[command(
+        after_help = "Examples:\n  tprobe 'u:/bin/bash:readline'\n  tprobe --json -n 5 'p:/usr/lib/x86_64-linux-gnu/libc.so.6:0x9d850 size=%di:u64'\n  tprobe -d 10 -s 'r:do_sys_openat2 ret=$retval:s32'"
+    )]
+    Trace(TraceArgs),
+    /// Remove the probes and instances of tprobe runs whose process is gone.
+    Clean(CleanArgs),
+    /// Show live tprobe runs and this machine's other dynamic events (read-only).
+    List(ListArgs),
+}
+
+/// Where tracefs is, for the commands that use it.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct TracefsArgs {
+    /// The tracefs mount to use instead of the one tprobe finds.
+    #[arg(long, value_name = "DIR")]
+    pub tracefs: Option<PathBuf>,
+    /// Mount tracefs at /sys/kernel/tracing when it is not mounted.
+    #[arg(long)]
+    pub mount: bool,
+}
+
+/// `tprobe trace` flags.
+#[derive(Debug, Clone, clap::Args)]
+pub struct TraceArgs {
+    /// Probe specs: kernel syntax (`p:…`, `r:…`, `f:…`, `e:…`) or shorthands
+    /// (`u:PATH:FUNC`, `ur:PATH:FUNC`, `t:SUBSYS:EVENT`, `SYM%return`). A spec may end in
+    /// `if FILTER` (kernel filter syntax) for that probe alone.
+    #[arg(value_name = "SPEC", required = true)]
+    pub specs: Vec<String>,
+    /// A filter for every probe, in the kernel's filter syntax (`size > 1024`).
+    #[arg(long, value_name = "EXPR")]
+    pub filter: Option<String>,
+    /// Only events of this process (and its children).
+    #[arg(short = 'p', long, value_name = "PID")]
+    pub pid: Vec<u32>,
+    /// Record the kernel stack with each event.
+    #[arg(short = 's', long = "stack")]
+    pub kernel_stack: bool,
+    /// Record the user stack with each event.
+    #[arg(long)]
+    pub ustack: bool,
+    /// Per-CPU buffer size of tprobe's private instance, in KiB.
+    #[arg(short = 'b', long = "buffer-kb", value_name = "KB")]
+    pub buffer_kb: Option<u32>,
+    /// Stop after this many events.
+    #[arg(short = 'n', long = "count", value_name = "COUNT")]
+    pub count: Option<u64>,
+    /// Stop after this many seconds.
+    #[arg(short = 'd', long = "duration", value_name = "SECONDS")]
+    pub duration: Option<f64>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    pub format: OutputFormat,
+    /// Shorthand for `--format json`.
+    #[arg(long, conflicts_with = "format")]
+    pub json: bool,
+    /// Write events to this file instead of standard output.
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// The most kernel symbols one pattern (`p:vfs_*`) may expand to.
+    #[arg(long, value_name = "N", default_value_t = 128)]
+    pub max_probes: usize,
+    /// Print the exact definitions tprobe would write, and exit without touching tracefs.
+    #[arg(long)]
+    pub dry_run: bool,
+    #[command(flatten)]
+    pub tracefs: TracefsArgs,
+}
+
+impl TraceArgs {
+    /// The output format after `--json`.
+    pub fn output_format(&self) -> OutputFormat {
+        if self.json {
+            OutputFormat::Json
+        } else {
+            self.format
+        }
+    }
+}
+
+/// `tprobe clean` flags.
+#[derive(Debug, Clone, clap::Args)]
+pub struct CleanArgs {
+    /// Print what would be removed, and remove nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    #[command(flatten)]
+    pub tracefs: TracefsArgs,
+}
+
+/// `tprobe list` flags.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ListArgs {
+    /// What to list: live tprobe runs and other dynamic events (the default), kernel
+    /// functions that can be probed, or tracepoints.
+    #[arg(value_enum, default_value_t = ListWhat::Runs)]
+    pub what: ListWhat,
+    /// A glob (`vfs_*`, `syscalls:sys_enter_open*`) for `kernel` and `tracepoints`.
+    #[arg(value_name = "GLOB")]
+    pub pattern: Option<String>,
+    #[command(flatten)]
+    pub tracefs: TracefsArgs,
+}
+
+/// What `tprobe list` shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ListWhat {
+    /// Live tprobe runs and this machine's other dynamic events.
+    Runs,
+    /// Kernel functions a kprobe can attach to (from /proc/kallsyms).
+    Kernel,
+    /// Tracepoints (`SUBSYS:EVENT`), for `t:SUBSYS:EVENT`.
+    Tracepoints,
+}
+
+/// The first argument names a command; anything else (a spec, a flag of `trace`) means
+/// `trace`: `tprobe SPEC…` is `tprobe trace SPEC…`.
+pub(crate) fn with_default_command(mut args: Vec<std::ffi::OsString>) -> Vec<std::ffi::OsString> {
+    const COMMANDS: [&str; 5] = ["replay", "trace", "clean", "list", "help"];
+    const TOP_LEVEL_FLAGS: [&str; 4] = ["-h", "--help", "-V", "--version"];
+    if let Some(first) = args.get(1).and_then(|a| a.to_str()) {
+        if !COMMANDS.contains(&first) && !TOP_LEVEL_FLAGS.contains(&first) {
+            args.insert(1, "trace".into());
+        }
+    }
+    args
+}
+
+/// `tprobe replay` flags.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ReplayArgs {
+    /// A directory laid out like tracefs `events/` (`DIR/GROUP/EVENT/format`); with it,
+    /// fields are split by their format instead of guessed.
+    #[arg(long, value_name = "DIR")]
+    pub events_dir: Option<PathBuf>,
+    /// Output format; `none` decodes everything and prints only the summary.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    pub format: OutputFormat,
+    /// Shorthand for `--format json`.
+    #[arg(long, conflicts_with = "format")]
+    pub json: bool,
+    /// Decoding threads (default: one per CPU).
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
+    /// Trace text files to decode; `-` or none reads standard input.
+    #[arg(value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+}
+
+impl ReplayArgs {
+    /// The output format after `--json`.
+    pub fn output_format(&self) -> OutputFormat {
+        if self.json {
+            OutputFormat::Json
+        } else {
+            self.format
+        }
+    }
+}
+
+/// How decoded records are printed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+#[non_exhaustive]
+pub enum OutputFormat {
+    /// One readable line per event.
+    Text,
+    /// JSON Lines, one object per record.
+    Json,
+    /// Nothing but the summary (decode only).
+    None,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<LowArgs, clap::Error> {
+        LowArgs::try_parse_from(std::iter::once("tprobe").chain(args.iter().copied()))
+    }
+
+    fn replay(args: &[&str]) -> ReplayArgs {
+        match parse(args).unwrap().command {
+            Command::Replay(r) => r,
+            other => panic!("not replay: {other:?}"),
+        }
+    }
+
+    fn trace(args: &[&str]) -> TraceArgs {
+        let argv: Vec<std::ffi::OsString> = std::iter::once("tprobe")
+            .chain(args.iter().copied())
+            .map(Into::into)
+            .collect();
+        match LowArgs::try_parse_from(with_default_command(argv))
+            .unwrap()
+            .command
+        {
+            Command::Trace(t) => t,
+            other => panic!("not trace: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn bare_specs_mean_trace() {
+        let t = trace(&["u:/bin/true:main"]);
+        assert_eq!(t.specs, ["u:/bin/true:main"]);
+        let t = trace(&["-n", "5", "--json", "p:x a=%di", "r:y"]);
+        assert_eq!(t.count, Some(5));
+        assert_eq!(t.output_format(), OutputFormat::Json);
+        assert_eq!(t.specs.len(), 2);
+        let t = trace(&[
+            "trace", "-s", "--ustack", "-p", "1", "-p", "2", "-b", "64", "-d", "1.5", "x",
+        ]);
+        assert!(t.kernel_stack && t.ustack);
+        assert_eq!(t.pid, [1, 2]);
+        assert_eq!((t.buffer_kb, t.duration), (Some(64), Some(1.5)));
+    }
+
+    #[test]
+    fn trace_needs_a_spec_and_valid_numbers() {
+        let argv = |a: &[&str]| -> Vec<std::ffi::OsString> {
+            std::iter::once("tprobe")
+                .chain(a.iter().copied())
+                .map(Into::into)
+                .collect()
+        };
+        assert!(LowArgs::try_parse_from(with_default_command(argv(&["trace"]))).is_err());
+        assert!(LowArgs::try_parse_from(with_default_command(argv(&["-n", "x", "s"]))).is_err());
+        assert!(LowArgs::try_parse_from(with_default_command(argv(&["--help"]))).is_err());
+    }
+
+    #[test]
+    fn replay_defaults() {
+        let r = replay(&["replay"]);
+        assert_eq!(r.output_format(), OutputFormat::Text);
+        assert!(r.files.is_empty());
+        assert!(r.events_dir.is_none());
+    }
+
+    #[test]
+    fn replay_format_and_files() {
+        let r = replay(&["replay", "--format", "json", "--events-dir", "d", "a", "-"]);
+        assert_eq!(r.output_format(), OutputFormat::Json);
+        assert_eq!(r.files, vec![PathBuf::from("a"), PathBuf::from("-")]);
+        assert_eq!(
+            replay(&["replay", "--json"]).output_format(),
+            OutputFormat::Json
+        );
+        assert_eq!(
+            replay(&["replay", "--format=none"]).output_format(),
+            OutputFormat::None
+        );
+    }
+
+    #[test]
+    fn replay_bad_values() {
+        assert!(parse(&["replay", "--format", "xml"]).is_err());
+        assert!(parse(&["replay", "--json", "--format", "text"]).is_err());
+        assert!(parse(&["replay", "--events-dir"]).is_err());
+    }
+}

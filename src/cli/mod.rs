@@ -1,0 +1,57 @@
+//! The command line: raw flags ([`LowArgs`], syntax only), a checked plan per command,
+//! and the one place that turns errors into messages and exit codes.
+//! Not part of the library's API.
+
+mod clean;
+mod error;
+mod exit_code;
+mod list;
+mod lowargs;
+mod replay;
+mod trace;
+
+pub use error::CliError;
+pub use exit_code::TprobeExitCode;
+pub use lowargs::Command;
+pub use lowargs::LowArgs;
+pub use lowargs::OutputFormat;
+pub use lowargs::ReplayArgs;
+
+use std::ffi::OsString;
+use std::io;
+use std::io::Write;
+
+use clap::Parser;
+
+/// Runs tprobe with `args` (the program name first) and returns the exit code.
+pub fn main_impl(args: impl IntoIterator<Item = OsString>) -> i32 {
+    let args = lowargs::with_default_command(args.into_iter().collect());
+    let low = match LowArgs::try_parse_from(args) {
+        Ok(low) => low,
+        Err(err) => {
+            let code = if err.use_stderr() {
+                TprobeExitCode::USAGE
+            } else {
+                TprobeExitCode::OK
+            };
+            // Printing help into a closed pipe is not worth an error.
+            let _ = err.print();
+            return code;
+        }
+    };
+    let result = match low.command {
+        Command::Replay(args) => replay::run(&args),
+        Command::Trace(args) => trace::run(&args),
+        Command::Clean(args) => clean::run(&args),
+        Command::List(args) => list::run(&args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(err) if err.is_broken_pipe() => TprobeExitCode::OK,
+        Err(err) => {
+            let mut stderr = io::stderr().lock();
+            let _ = writeln!(stderr, "tprobe: {}", err.render());
+            err.exit_code()
+        }
+    }
+}

@@ -1,0 +1,63 @@
+//! `tprobe replay`: decode captured trace text with the live path's decoder.
+
+use std::fs::File;
+use std::io;
+use std::io::Write;
+use std::path::Path;
+
+use super::error::CliError;
+use super::exit_code::TprobeExitCode;
+use super::lowargs::OutputFormat;
+use super::lowargs::ReplayArgs;
+use crate::decode::decode_parallel;
+use crate::decode::DecodeError;
+use crate::decode::DecodeSummary;
+use crate::decode::EventCatalog;
+use crate::output::RecordFormat;
+
+pub(super) fn run(args: &ReplayArgs) -> Result<i32, CliError> {
+    let catalog = match &args.events_dir {
+        Some(dir) => EventCatalog::from_dir(dir)?,
+        None => EventCatalog::new(),
+    };
+    let format = match args.output_format() {
+        OutputFormat::Json => RecordFormat::Json,
+        OutputFormat::Text => RecordFormat::Text,
+        OutputFormat::None => RecordFormat::None,
+    };
+    let threads = match args.threads {
+        Some(n) => n.max(1),
+        None => std::thread::available_parallelism().map_or(1, usize::from),
+    };
+    let stdin_path = Path::new("-");
+    let files: Vec<&Path> = if args.files.is_empty() {
+        vec![stdin_path]
+    } else {
+        args.files.iter().map(|p| p.as_path()).collect()
+    };
+    let mut out = io::stdout().lock();
+    let mut summary = DecodeSummary::default();
+    for path in files {
+        let input: Box<dyn io::Read + Send> = if path == stdin_path {
+            Box::new(io::stdin())
+        } else {
+            Box::new(File::open(path).map_err(|source| CliError::Input {
+                path: path.to_owned(),
+                source,
+            })?)
+        };
+        let part =
+            decode_parallel(input, &catalog, format, &mut out, threads).map_err(
+                |err| match err {
+                    DecodeError::Read(source) => CliError::Input {
+                        path: path.to_owned(),
+                        source,
+                    },
+                    DecodeError::Sink(e) => CliError::Output(e),
+                },
+            )?;
+        summary.add(&part);
+    }
+    let _ = writeln!(io::stderr().lock(), "tprobe replay: {summary}");
+    Ok(TprobeExitCode::OK)
+}

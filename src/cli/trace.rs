@@ -1,0 +1,470 @@
+//! `tprobe trace SPEC…` (and the bare `tprobe SPEC…`): define probes in a group and a
+//! private instance of this run, stream their events, and remove everything at the end,
+//! whatever ends the run.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::fs::OpenOptions;
+use std::io;
+use std::io::BufWriter;
+use std::io::Write;
+use std::os::fd::AsRawFd;
+use std::os::unix::fs::OpenOptionsExt;
+use std::time::Duration;
+
+use super::error::CliError;
+use super::exit_code::TprobeExitCode;
+use super::lowargs::OutputFormat;
+use super::lowargs::TraceArgs;
+use super::lowargs::TracefsArgs;
+use crate::decode::Decoder;
+use crate::decode::EventCatalog;
+use crate::decode::Record;
+use crate::elf::file_offset_of;
+use crate::kallsyms::KsymIndex;
+use crate::kallsyms::ProbeContext;
+use crate::kallsyms::RefusalKind;
+use crate::kallsyms::TargetWarning;
+use crate::kallsyms::DEBUGFS;
+use crate::output::RecordFormat;
+use crate::parse::parse_dynamic_event;
+use crate::spec::assign_names;
+use crate::spec::Place;
+use crate::spec::ProbeKind;
+use crate::spec::ProbeSpec;
+use crate::stream::stream_pipe;
+use crate::stream::SignalWatch;
+use crate::stream::SignalWriter;
+use crate::stream::StopReason;
+use crate::stream::StopWhen;
+use crate::stream::StoppedBySignal;
+use crate::tracefs::EventsFile;
+use crate::tracefs::Session;
+use crate::tracefs::SessionName;
+use crate::tracefs::TraceOption;
+use crate::tracefs::Tracefs;
+
+/// The checked plan of a trace run: what `tprobe trace` will write, enable and read.
+#[derive(Debug)]
+struct TracePlan {
+    /// Definition lines for the session group, as the kernel accepts them.
+    lines: Vec<String>,
+    /// Events of the group to filter: (event, filter).
+    event_filters: Vec<(String, String)>,
+    /// Existing tracepoints to enable: (system, event, filter).
+    tracepoints: Vec<(String, String, Option<String>)>,
+    /// Kernel symbols the definitions attach to (`[MOD:]SYM`), and whether through ftrace
+    /// (fprobes need the symbol in `available_filter_functions`; kprobes do not).
+    kernel_symbols: Vec<(String, bool)>,
+    /// `/proc/kallsyms`, read at most once per run (about 60 ms) by whichever step needs
+    /// it first: pattern expansion or the symbol check.
+    kallsyms: Option<KsymIndex>,
+}
+
+impl TracePlan {
+    fn kallsyms(&mut self) -> Result<&KsymIndex, crate::kallsyms::KallsymsError> {
+        Ok(match &mut self.kallsyms {
+            Some(index) => index,
+            slot @ None => slot.insert(KsymIndex::load()?),
+        })
+    }
+}
+
+/// Parses and checks every spec (all errors reported together), gives the definitions
+/// the session's group and unique names, and resolves uprobe function names to file
+/// offsets. No tracefs access.
+fn plan(args: &TraceArgs, group: &str) -> Result<TracePlan, CliError> {
+    let mut specs = Vec::new();
+    let mut filters = Vec::new();
+    let mut errors = Vec::new();
+    for raw in &args.specs {
+        let (spec_text, filter) = split_filter(raw);
+        match ProbeSpec::parse(spec_text) {
+            Ok(spec) => {
+                specs.push(spec);
+                filters.push(filter.map(str::to_owned).or_else(|| args.filter.clone()));
+            }
+            Err(e) => errors.push(e),
+        }
+    }
+    if !errors.is_empty() {
+        return Err(CliError::Spec(errors));
+    }
+    assign_names(&mut specs, group).map_err(|e| CliError::Naming(e.to_string()))?;
+    let mut plan = TracePlan {
+        lines: Vec::new(),
+        event_filters: Vec::new(),
+        tracepoints: Vec::new(),
+        kernel_symbols: Vec::new(),
+        kallsyms: None,
+    };
+    for (spec, filter) in specs.into_iter().zip(filters) {
+        match spec {
+            ProbeSpec::Tracepoint(tp) => {
+                plan.tracepoints
+                    .push((tp.system().to_owned(), tp.event().to_owned(), filter));
+            }
+            ProbeSpec::Probe(mut def) => {
+                if let Some((path, func)) = def.unresolved_symbol() {
+                    let (path, func) = (path.to_owned(), func.to_owned());
+                    let offset = file_offset_of(std::path::Path::new(&path), &func)?;
+                    def = def
+                        .resolve(offset)
+                        .map_err(|e| CliError::Naming(e.to_string()))?;
+                }
+                if def.group() != Some(group) {
+                    return Err(CliError::ForeignGroup {
+                        spec: def.to_string(),
+                        group: group.to_owned(),
+                    });
+                }
+                if let Some(pattern) = def.symbol_pattern() {
+                    let index = plan
+                        .kallsyms()
+                        .map_err(|e| CliError::Pattern(format!("{pattern}: {e}")))?;
+                    let symbols = expand_pattern(index, pattern, def.kind(), args.max_probes)?;
+                    for symbol in symbols {
+                        let line = def
+                            .at_symbol(&symbol)
+                            .to_kernel_line()
+                            .map_err(|e| CliError::Spec(vec![e]))?;
+                        plan.lines.push(line);
+                    }
+                    if let (Some(event), Some(filter)) = (def.event(), filter) {
+                        plan.event_filters.push((event.to_owned(), filter));
+                    }
+                    continue;
+                }
+                let line = def.to_kernel_line().map_err(|e| CliError::Spec(vec![e]))?;
+                if let Place::Symbol { module, symbol, .. } = def.place() {
+                    let query = match module {
+                        Some(module) => format!("{module}:{symbol}"),
+                        None => symbol.clone(),
+                    };
+                    let via_ftrace = matches!(def.kind(), ProbeKind::Fentry | ProbeKind::Fexit);
+                    plan.kernel_symbols.push((query, via_ftrace));
+                }
+                if let (Some(event), Some(filter)) = (def.event(), filter) {
+                    plan.event_filters.push((event.to_owned(), filter));
+                }
+                plan.lines.push(line);
+            }
+        }
+    }
+    Ok(plan)
+}
+
+/// The probe-able kernel symbols `pattern` matches, at most `cap`. They become probe
+/// points of one event: the kernel's cost of enabling and disabling follows events, not
+/// probe points (kernel-notes.md §7).
+fn expand_pattern(
+    index: &KsymIndex,
+    pattern: &str,
+    kind: ProbeKind,
+    cap: usize,
+) -> Result<Vec<String>, CliError> {
+    let context = ProbeContext::load(
+        std::path::Path::new(crate::tracefs::DEFAULT_TRACEFS),
+        std::path::Path::new(DEBUGFS),
+    );
+    let symbols = index
+        .expand(pattern, &context, cap)
+        .map_err(|e| CliError::Pattern(format!("{e} (the flag is --max-probes N)")))?;
+    if symbols.is_empty() {
+        return Err(CliError::Pattern(format!(
+            "`{pattern}` matches no {} symbol that can be probed",
+            if matches!(kind, ProbeKind::Fentry | ProbeKind::Fexit) {
+                "traceable"
+            } else {
+                "kernel text"
+            }
+        )));
+    }
+    Ok(symbols)
+}
+
+/// `SPEC if FILTER` -> (`SPEC`, `FILTER`). Eprobes keep their `if`: the kernel reads it.
+fn split_filter(raw: &str) -> (&str, Option<&str>) {
+    let trimmed = raw.trim_start();
+    if trimmed.starts_with("e:") || trimmed.starts_with("e ") {
+        return (raw, None);
+    }
+    match raw.find(" if ") {
+        Some(at) => (&raw[..at], Some(raw[at + 4..].trim())),
+        None => (raw, None),
+    }
+}
+
+/// Finds (or mounts) tracefs as the flags say.
+pub(super) fn open_tracefs(args: &TracefsArgs) -> Result<Tracefs, CliError> {
+    Ok(match &args.tracefs {
+        Some(dir) => Tracefs::at(dir),
+        None if args.mount => Tracefs::mount()?,
+        None => Tracefs::find()?,
+    })
+}
+
+pub(super) fn run(args: &TraceArgs) -> Result<i32, CliError> {
+    // Everything that can be checked without tracefs is checked before anything is
+    // written to it (not even the instance is created for a bad spec).
+    let name = SessionName::next_for_this_process()?;
+    let mut plan = plan(args, &name.to_string())?;
+    if args.dry_run {
+        let mut out = io::stdout().lock();
+        for line in &plan.lines {
+            writeln!(out, "{line}").map_err(CliError::Output)?;
+        }
+        for (event, filter) in &plan.event_filters {
+            writeln!(out, "# filter {name}/{event}: {filter}").map_err(CliError::Output)?;
+        }
+        for (system, event, filter) in &plan.tracepoints {
+            writeln!(out, "# enable {system}/{event}").map_err(CliError::Output)?;
+            if let Some(filter) = filter {
+                writeln!(out, "# filter {system}/{event}: {filter}").map_err(CliError::Output)?;
+            }
+        }
+        return Ok(TprobeExitCode::OK);
+    }
+
+    let tracefs = open_tracefs(&args.tracefs)?;
+    let features = tracefs.features()?;
+    for line in &plan.lines {
+        if let Some(def) = parse_dynamic_event(line.as_bytes()) {
+            features.require(EventsFile::for_definition(&def).feature())?;
+        }
+    }
+    check_kernel_symbols(&mut plan, &tracefs)?;
+    // Signals from here on lead to the teardown below, not to an abrupt exit.
+    let mut signals = SignalWatch::install().map_err(CliError::Signals)?;
+    let mut session = Session::create_named(&tracefs, name)?;
+    let group = session.group().to_owned();
+    let outcome = run_session(args, &plan, &mut session, &mut signals);
+    // One teardown path for every outcome (the Session's Drop covers a panic).
+    let teardown = session.teardown();
+    let (stop, counts) = outcome?;
+    let report = teardown?;
+    let mut stderr = io::stderr().lock();
+    let per_event: Vec<String> = counts
+        .events
+        .iter()
+        .map(|(event, n)| format!("{event}: {n}"))
+        .collect();
+    let lost: Vec<String> = counts
+        .lost
+        .iter()
+        .map(|(cpu, n)| format!("cpu{cpu}: {n}"))
+        .collect();
+    let _ = writeln!(
+        stderr,
+        "tprobe: {} events [{}], {} lost{}; removed instance and {} probe(s) of {group}",
+        counts.events.values().sum::<u64>(),
+        per_event.join(", "),
+        counts.lost.values().sum::<u64>(),
+        if lost.is_empty() {
+            String::new()
+        } else {
+            format!(" [{}]", lost.join(", "))
+        },
+        report.probes_deleted,
+    );
+    Ok(match stop {
+        StopReason::Signal(signal) if signal != libc::SIGPIPE => 128 + signal,
+        _ => TprobeExitCode::OK,
+    })
+}
+
+/// Refuses, before anything is written, kernel symbols the kernel would refuse or that
+/// cannot be what the user meant: unknown (with close names), not code, ambiguous, on the
+/// kprobe blacklist, or (for fprobes) not traceable by ftrace. Warns about syscall wrappers,
+/// whose arguments sit behind a `pt_regs` pointer. Without a readable kallsyms the kernel
+/// is left to judge.
+fn check_kernel_symbols(plan: &mut TracePlan, tracefs: &Tracefs) -> Result<(), CliError> {
+    if plan.kernel_symbols.is_empty() {
+        return Ok(());
+    }
+    // Taken out so the index can be borrowed from the plan while they are checked.
+    let symbols = std::mem::take(&mut plan.kernel_symbols);
+    let Ok(index) = plan.kallsyms() else {
+        return Ok(());
+    };
+    let context = ProbeContext::load(tracefs.root(), std::path::Path::new(DEBUGFS));
+    let mut stderr = io::stderr().lock();
+    for (query, via_ftrace) in &symbols {
+        match index.probe_target(query, &context) {
+            Ok(target) => {
+                for warning in target.warnings() {
+                    if matches!(warning, TargetWarning::SyscallWrapper(_)) {
+                        let _ = writeln!(stderr, "tprobe: warning: {query}: {warning}");
+                    }
+                }
+            }
+            Err(refusal) => match refusal.kind() {
+                // kprobes attach by breakpoint: ftrace's list does not bind them, and
+                // hidden addresses do not stop the kernel from finding a name.
+                RefusalKind::NotTraceable if !via_ftrace => {}
+                RefusalKind::AddressesHidden => {}
+                _ => return Err(CliError::Refused(refusal)),
+            },
+        }
+    }
+    Ok(())
+}
+
+/// Events per event name and lost events per CPU, for the summary.
+#[derive(Debug, Default)]
+struct Counts {
+    events: BTreeMap<String, u64>,
+    lost: BTreeMap<u32, u64>,
+}
+
+fn run_session(
+    args: &TraceArgs,
+    plan: &TracePlan,
+    session: &mut Session,
+    signals: &mut SignalWatch,
+) -> Result<(StopReason, Counts), CliError> {
+    let group = session.group().to_owned();
+    if let Some(signal) = signals.raised() {
+        return Ok((StopReason::Signal(signal), Counts::default()));
+    }
+    session.define(&plan.lines)?;
+    let instance = session.instance().clone();
+    if let Some(kb) = args.buffer_kb {
+        instance.set_buffer_size_kb(u64::from(kb))?;
+    }
+    if args.kernel_stack {
+        instance.set_option(TraceOption::Stacktrace, true)?;
+    }
+    if args.ustack {
+        instance.set_option(TraceOption::Userstacktrace, true)?;
+    }
+    if !args.pid.is_empty() {
+        instance.set_option(TraceOption::EventFork, true)?;
+        instance.set_event_pids(&args.pid)?;
+    }
+    for (event, filter) in &plan.event_filters {
+        instance.set_filter(&group, Some(event), filter)?;
+    }
+    let mut catalog = EventCatalog::new();
+    if !plan.lines.is_empty() {
+        catalog.load_group(&group, &instance.events_path().join(&group))?;
+    }
+    for (system, event, filter) in &plan.tracepoints {
+        catalog.load_event(system, &instance.events_path().join(system).join(event))?;
+        if let Some(filter) = filter {
+            instance.set_filter(system, Some(event), filter)?;
+        }
+    }
+    // Open the reader before enabling, so no event is missed.
+    let mut pipe = OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(instance.trace_pipe_path())
+        .map_err(|source| CliError::Input {
+            path: instance.trace_pipe_path(),
+            source,
+        })?;
+    if signals.raised().is_none() {
+        if !plan.lines.is_empty() {
+            session.enable()?;
+        }
+        for (system, event, _) in &plan.tracepoints {
+            instance.enable_event(system, event, true)?;
+        }
+    }
+    let result = stream_events(args, &catalog, &mut pipe, signals);
+    // Close the reader before teardown: an open instance file makes rmdir fail.
+    drop(pipe);
+    result
+}
+
+fn stream_events(
+    args: &TraceArgs,
+    catalog: &EventCatalog,
+    pipe: &mut File,
+    signals: &mut SignalWatch,
+) -> Result<(StopReason, Counts), CliError> {
+    let format = match args.output_format() {
+        OutputFormat::Json => RecordFormat::Json,
+        OutputFormat::Text => RecordFormat::Text,
+        OutputFormat::None => RecordFormat::None,
+    };
+    // Written through a SignalWriter: a stop signal ends the run even while the output's
+    // reader is not reading.
+    let mut out: Box<dyn Write> = match &args.output {
+        Some(path) => {
+            let file = File::create(path).map_err(|source| CliError::Input {
+                path: path.clone(),
+                source,
+            })?;
+            let fd = file.as_raw_fd();
+            Box::new(BufWriter::new(SignalWriter::new(file, fd, signals.fd())))
+        }
+        None => Box::new(SignalWriter::new(
+            io::stdout().lock(),
+            libc::STDOUT_FILENO,
+            signals.fd(),
+        )),
+    };
+    let mut counts = Counts::default();
+    let mut decoder = Decoder::new(catalog);
+    let mut buf = Vec::with_capacity(4096);
+    let stop = StopWhen {
+        events: args.count,
+        duration: args.duration.map(Duration::from_secs_f64),
+    };
+    let mut sink = |record: &Record<'_>| -> io::Result<()> {
+        match record {
+            Record::Event(event) => {
+                *counts
+                    .events
+                    .entry(String::from_utf8_lossy(&event.name).into_owned())
+                    .or_default() += 1;
+            }
+            Record::Lost { cpu, count } => {
+                *counts.lost.entry(*cpu).or_default() += count.unwrap_or(0);
+            }
+            Record::Unparsed { .. } => {}
+        }
+        buf.clear();
+        format.append(&mut buf, record);
+        // Each record goes out as it is decoded: a live view must not wait for a buffer.
+        out.write_all(&buf)?;
+        out.flush()
+    };
+    let reason = match stream_pipe(pipe, signals, stop, &mut decoder, &mut sink) {
+        Ok(reason) => reason,
+        Err(crate::stream::StreamError::Write(e)) if e.kind() == io::ErrorKind::BrokenPipe => {
+            StopReason::OutputClosed
+        }
+        Err(crate::stream::StreamError::Write(e)) if StoppedBySignal::is(&e) => {
+            StopReason::Signal(signals.raised().unwrap_or(libc::SIGTERM))
+        }
+        Err(crate::stream::StreamError::Write(e)) => return Err(CliError::Output(e)),
+        Err(crate::stream::StreamError::Read(source)) => {
+            return Err(CliError::Input {
+                path: "trace_pipe".into(),
+                source,
+            })
+        }
+    };
+    Ok((reason, counts))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn per_spec_filters() {
+        assert_eq!(
+            split_filter("u:/bin/x:f a=%di if a > 1"),
+            ("u:/bin/x:f a=%di", Some("a > 1"))
+        );
+        assert_eq!(split_filter("p:f"), ("p:f", None));
+        assert_eq!(
+            split_filter("e:syscalls.sys_enter_openat if flags == 0"),
+            ("e:syscalls.sys_enter_openat if flags == 0", None)
+        );
+    }
+}

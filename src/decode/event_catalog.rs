@@ -1,0 +1,176 @@
+//! The format files the decoder knows, looked up by the event name the text prints.
+//!
+//! trace text names an event without its group, so several groups may hold an event of the
+//! same name; the decoder tries each one's template in turn.
+
+use std::collections::HashMap;
+use std::fs;
+use std::hash::BuildHasherDefault;
+use std::hash::Hasher;
+use std::io;
+use std::path::Path;
+use std::path::PathBuf;
+
+use crate::parse::compile_template;
+use crate::parse::parse_event_format;
+use crate::parse::EventFormat;
+use crate::parse::FormatParseError;
+use crate::parse::Template;
+
+/// One known event.
+#[derive(Debug, Clone)]
+pub struct CatalogEntry {
+    /// Its group (`tprobe_4242`, `syscalls`, `ftrace`).
+    pub group: String,
+    /// Its format file.
+    pub format: EventFormat,
+    /// Its print fmt, compiled; `None` when tprobe cannot use it.
+    pub template: Option<Template>,
+}
+
+/// Why the events directory could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum CatalogError {
+    /// The directory or a file in it could not be read.
+    #[error("cannot read {}", path.display())]
+    Read {
+        /// The path.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: io::Error,
+    },
+    /// A format file is not in the kernel's layout.
+    #[error("{} is not an event format file", path.display())]
+    Format {
+        /// The path.
+        path: PathBuf,
+        /// Where it went wrong.
+        #[source]
+        source: FormatParseError,
+    },
+}
+
+/// FNV-1a: event names are short and not chosen by an attacker who could flood one
+/// bucket, and the decoder looks one up per record, where SipHash showed in profiles.
+#[derive(Debug, Clone, Copy)]
+struct FnvHasher(u64);
+
+impl Default for FnvHasher {
+    fn default() -> Self {
+        Self(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+impl Hasher for FnvHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = (self.0 ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+}
+
+/// The entries of a directory, sorted by name.
+fn sorted_entries(dir: &Path) -> Result<Vec<PathBuf>, CatalogError> {
+    let read_err = |source| CatalogError::Read {
+        path: dir.to_owned(),
+        source,
+    };
+    let mut entries: Vec<PathBuf> = fs::read_dir(dir)
+        .map_err(read_err)?
+        .map(|entry| entry.map(|e| e.path()))
+        .collect::<Result<_, _>>()
+        .map_err(read_err)?;
+    entries.sort();
+    Ok(entries)
+}
+
+/// Event formats by event name.
+#[derive(Debug, Default, Clone)]
+pub struct EventCatalog {
+    by_name: HashMap<Vec<u8>, Vec<CatalogEntry>, BuildHasherDefault<FnvHasher>>,
+}
+
+impl EventCatalog {
+    /// An empty catalog: every event's fields are guessed.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Loads every `DIR/GROUP/EVENT/format`, the layout of tracefs `events/`.
+    pub fn from_dir(dir: &Path) -> Result<Self, CatalogError> {
+        let mut catalog = Self::new();
+        for group in sorted_entries(dir)? {
+            if group.is_dir() {
+                let name = group.file_name().map(|n| n.to_string_lossy().into_owned());
+                catalog.load_group(&name.unwrap_or_default(), &group)?;
+            }
+        }
+        Ok(catalog)
+    }
+
+    /// Loads every `GROUP_DIR/EVENT/format` as events of `group`.
+    pub fn load_group(&mut self, group: &str, group_dir: &Path) -> Result<(), CatalogError> {
+        for event in sorted_entries(group_dir)? {
+            let format_path = event.join("format");
+            if format_path.is_file() {
+                self.load_event(group, &event)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Loads `EVENT_DIR/format` as an event of `group`.
+    pub fn load_event(&mut self, group: &str, event_dir: &Path) -> Result<(), CatalogError> {
+        let format_path = event_dir.join("format");
+        let text = fs::read(&format_path).map_err(|source| CatalogError::Read {
+            path: format_path.clone(),
+            source,
+        })?;
+        let format = parse_event_format(&text).map_err(|source| CatalogError::Format {
+            path: format_path,
+            source,
+        })?;
+        self.insert(group, format);
+        Ok(())
+    }
+
+    /// Adds one event.
+    pub fn insert(&mut self, group: &str, format: EventFormat) {
+        let template = compile_template(&format);
+        self.by_name
+            .entry(format.name.as_bytes().to_vec())
+            .or_default()
+            .push(CatalogEntry {
+                group: group.to_owned(),
+                format,
+                template,
+            });
+    }
+
+    /// Adds every event of `other`.
+    pub fn merge(&mut self, other: EventCatalog) {
+        for (name, entries) in other.by_name {
+            self.by_name.entry(name).or_default().extend(entries);
+        }
+    }
+
+    /// The events printed under this name, in group order.
+    pub fn lookup(&self, name: &[u8]) -> &[CatalogEntry] {
+        self.by_name.get(name).map_or(&[], Vec::as_slice)
+    }
+
+    /// How many events it knows.
+    pub fn len(&self) -> usize {
+        self.by_name.values().map(Vec::len).sum()
+    }
+
+    /// Whether it knows none.
+    pub fn is_empty(&self) -> bool {
+        self.by_name.is_empty()
+    }
+}

@@ -1,0 +1,25 @@
+//! From trace text to records: the streaming [`Decoder`], the [`EventCatalog`] of format
+//! files it splits fields by, and [`decode_reader`] to run it over any `BufRead` — the
+//! engine of `tprobe replay` and of the live text path.
+
+mod decoder;
+mod event_catalog;
+mod parallel;
+mod pending_head;
+mod reader;
+mod record;
+mod summary;
+
+pub use decoder::decode_event;
+pub use decoder::Decoder;
+pub use decoder::MAX_RECORD_LINES;
+pub use decoder::MAX_RECORD_TEXT;
+pub use event_catalog::CatalogEntry;
+pub use event_catalog::CatalogError;
+pub use event_catalog::EventCatalog;
+pub use parallel::decode_parallel;
+pub use reader::decode_reader;
+pub use reader::DecodeError;
+pub use record::Event;
+pub use record::Record;
+pub use summary::DecodeSummary;

@@ -1,0 +1,310 @@
+//! Decoding on several cores: the input is cut into chunks at record headers, each chunk
+//! is decoded and formatted by a worker with a decoder of its own, and the results are
+//! written in order.
+//!
+//! A chunk is decoded speculatively, as if no record of the previous chunk ran into it.
+//! When the chunks are joined, the previous chunk's decoder is asked whether its last
+//! record ends before the next chunk's first line ([`Decoder::ends_before`]); almost always
+//! it does, and the worker's output is used as is. If not (a string with a newline
+//! followed by text shaped like a record, right at the cut), the next chunk is decoded
+//! again on the previous chunk's decoder, so the output is exactly what one decoder reading
+//! the whole input would give.
+
+use std::collections::BTreeMap;
+use std::io;
+use std::io::Read;
+use std::io::Write;
+use std::sync::mpsc;
+use std::sync::Mutex;
+
+use super::decoder::Decoder;
+use super::event_catalog::EventCatalog;
+use super::reader::DecodeError;
+use super::record::Record;
+use super::summary::DecodeSummary;
+use crate::output::RecordFormat;
+use crate::parse::parse_line;
+use crate::parse::TraceLine;
+
+/// Bytes per chunk: large enough that the per-chunk work is negligible, small enough to
+/// keep memory low.
+const CHUNK: usize = 1 << 20;
+
+/// Chunks read ahead of the writer; bounds memory whatever the input size.
+const IN_FLIGHT: usize = 4;
+
+/// A chunk of whole lines, starting at a record header (except perhaps the first).
+struct Chunk {
+    index: usize,
+    text: Vec<u8>,
+}
+
+/// A worker's result for one chunk.
+struct Decoded<'c> {
+    chunk: Chunk,
+    output: Vec<u8>,
+    decoder: Decoder<'c>,
+}
+
+/// Decodes `reader` with `threads` workers (at least 1) and writes the records to `out` in
+/// `format`. Returns the counts.
+pub fn decode_parallel<R: Read + Send, W: Write>(
+    reader: R,
+    catalog: &EventCatalog,
+    format: RecordFormat,
+    out: &mut W,
+    threads: usize,
+) -> Result<DecodeSummary, DecodeError<io::Error>> {
+    let (work_tx, work_rx) = mpsc::sync_channel::<Chunk>(IN_FLIGHT);
+    let work_rx = Mutex::new(work_rx);
+    let (done_tx, done_rx) = mpsc::channel::<Decoded<'_>>();
+    let (slot_tx, slot_rx) = mpsc::sync_channel::<()>(IN_FLIGHT);
+    for _ in 0..IN_FLIGHT {
+        let _ = slot_tx.send(());
+    }
+    std::thread::scope(|scope| {
+        let reader_thread = scope.spawn(move || read_chunks(reader, &work_tx, &slot_rx));
+        for _ in 0..threads.max(1) {
+            let done_tx = done_tx.clone();
+            let work_rx = &work_rx;
+            scope.spawn(move || loop {
+                let next = work_rx.lock().ok().and_then(|rx| rx.recv().ok());
+                let Some(chunk) = next else {
+                    break;
+                };
+                let decoded = decode_chunk(chunk, catalog, format);
+                if done_tx.send(decoded).is_err() {
+                    break;
+                }
+            });
+        }
+        drop(done_tx);
+        let merged = merge(done_rx, &slot_tx, format, out);
+        // Unblock the reader if the writer stopped early.
+        drop(slot_tx);
+        let read = reader_thread
+            .join()
+            .unwrap_or_else(|_| Err(io::Error::other("the reader thread panicked")));
+        match (merged, read) {
+            (Err(e), _) => Err(DecodeError::Sink(e)),
+            (Ok(_), Err(e)) => Err(DecodeError::Read(e)),
+            (Ok(summary), Ok(())) => Ok(summary),
+        }
+    })
+}
+
+/// Reads the input and cuts it into chunks that start at a record header.
+fn read_chunks<R: Read>(
+    mut reader: R,
+    work: &mpsc::SyncSender<Chunk>,
+    slots: &mpsc::Receiver<()>,
+) -> io::Result<()> {
+    let mut index = 0;
+    let mut carry: Vec<u8> = Vec::new();
+    loop {
+        let mut text = std::mem::take(&mut carry);
+        text.reserve(CHUNK);
+        let want = CHUNK as u64;
+        let got = (&mut reader).take(want).read_to_end(&mut text)?;
+        let at_end = (got as u64) < want;
+        if !at_end {
+            // Cut before a record header; with none in the chunk, after its last whole line
+            // (joining checks the cut either way); with no newline at all, read on.
+            match cut_point(&text).or_else(|| memchr::memrchr(b'\n', &text).map(|nl| nl + 1)) {
+                Some(cut) => carry = text.split_off(cut),
+                None => {
+                    carry = text;
+                    continue;
+                }
+            }
+        }
+        if !text.is_empty() {
+            if slots.recv().is_err() {
+                return Ok(());
+            }
+            if work.send(Chunk { index, text }).is_err() {
+                return Ok(());
+            }
+            index += 1;
+        }
+        if at_end {
+            return Ok(());
+        }
+    }
+}
+
+/// Where to cut `text` so the rest starts with a record header line: the start of the last
+/// complete line that parses as an event, if it is not the first line.
+fn cut_point(text: &[u8]) -> Option<usize> {
+    let last_newline = memchr::memrchr(b'\n', text)?;
+    let mut end = last_newline;
+    while let Some(prev_newline) = memchr::memrchr(b'\n', &text[..end]) {
+        let line_start = prev_newline + 1;
+        if matches!(parse_line(&text[line_start..end]), TraceLine::Event(..)) {
+            return Some(line_start);
+        }
+        end = prev_newline;
+    }
+    None
+}
+
+fn decode_chunk<'c>(chunk: Chunk, catalog: &'c EventCatalog, format: RecordFormat) -> Decoded<'c> {
+    let mut decoder = Decoder::new(catalog);
+    let mut output = Vec::with_capacity(chunk.text.len() * 2);
+    let mut sink = |record: &Record<'_>| -> Result<(), std::convert::Infallible> {
+        format.append(&mut output, record);
+        Ok(())
+    };
+    for line in lines(&chunk.text) {
+        let Ok(()) = decoder.push_line(line, &mut sink);
+    }
+    Decoded {
+        chunk,
+        output,
+        decoder,
+    }
+}
+
+/// The lines of `text`, the last one possibly without its `\n`.
+fn lines(text: &[u8]) -> impl Iterator<Item = &[u8]> {
+    let mut start = 0;
+    let mut newlines = memchr::memchr_iter(b'\n', text);
+    std::iter::from_fn(move || {
+        if start >= text.len() {
+            return None;
+        }
+        let end = newlines.next().unwrap_or(text.len());
+        let line = &text[start..end];
+        start = end + 1;
+        Some(line)
+    })
+}
+
+/// Writes the chunks in order, joining each to the one before it.
+fn merge<'c, W: Write>(
+    done: mpsc::Receiver<Decoded<'c>>,
+    slots: &mpsc::SyncSender<()>,
+    format: RecordFormat,
+    out: &mut W,
+) -> io::Result<DecodeSummary> {
+    let mut waiting: BTreeMap<usize, Decoded<'c>> = BTreeMap::new();
+    let mut next = 0;
+    let mut summary = DecodeSummary::default();
+    let mut carried: Option<Decoder<'c>> = None;
+    let mut tail = Vec::new();
+    for decoded in done {
+        waiting.insert(decoded.chunk.index, decoded);
+        while let Some(decoded) = waiting.remove(&next) {
+            next += 1;
+            let _ = slots.send(());
+            let first_line = lines(&decoded.chunk.text).next().unwrap_or_default();
+            carried = Some(match carried.take() {
+                Some(mut previous) if !previous.ends_before(first_line) => {
+                    // The previous record runs into this chunk: decode it again, in order.
+                    let mut output = Vec::new();
+                    let mut sink = |record: &Record<'_>| -> Result<(), std::convert::Infallible> {
+                        format.append(&mut output, record);
+                        Ok(())
+                    };
+                    for line in lines(&decoded.chunk.text) {
+                        let Ok(()) = previous.push_line(line, &mut sink);
+                    }
+                    out.write_all(&output)?;
+                    previous
+                }
+                previous => {
+                    if let Some(mut previous) = previous {
+                        tail.clear();
+                        let mut sink =
+                            |record: &Record<'_>| -> Result<(), std::convert::Infallible> {
+                                format.append(&mut tail, record);
+                                Ok(())
+                            };
+                        let Ok(()) = previous.finish(&mut sink);
+                        out.write_all(&tail)?;
+                        summary.add(previous.summary());
+                    }
+                    out.write_all(&decoded.output)?;
+                    decoded.decoder
+                }
+            });
+        }
+    }
+    if let Some(mut last) = carried {
+        tail.clear();
+        let mut sink = |record: &Record<'_>| -> Result<(), std::convert::Infallible> {
+            format.append(&mut tail, record);
+            Ok(())
+        };
+        let Ok(()) = last.finish(&mut sink);
+        out.write_all(&tail)?;
+        summary.add(last.summary());
+    }
+    out.flush()?;
+    Ok(summary)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::decode::decode_reader;
+
+    /// The same text decoded by one decoder and in parallel chunks gives the same bytes.
+    fn same_as_sequential(text: &[u8], catalog: &EventCatalog) {
+        let mut sequential = Vec::new();
+        let mut decoder = Decoder::new(catalog);
+        let mut sink = |record: &Record<'_>| -> Result<(), io::Error> {
+            RecordFormat::Json.append(&mut sequential, record);
+            Ok(())
+        };
+        decode_reader(text, &mut decoder, &mut sink).unwrap();
+        let mut parallel = Vec::new();
+        let summary = decode_parallel(text, catalog, RecordFormat::Json, &mut parallel, 2).unwrap();
+        assert_eq!(summary, *decoder.summary());
+        assert!(sequential == parallel, "parallel output differs");
+    }
+
+    #[test]
+    fn lines_with_and_without_a_final_newline() {
+        assert_eq!(
+            lines(b"a\n\nb\n").collect::<Vec<_>>(),
+            [&b"a"[..], b"", b"b"]
+        );
+        assert_eq!(lines(b"a\nb").collect::<Vec<_>>(), [&b"a"[..], b"b"]);
+        assert_eq!(lines(b"").count(), 0);
+        assert_eq!(lines(b"\n").collect::<Vec<_>>(), [&b""[..]]);
+    }
+
+    #[test]
+    fn cut_points_are_record_headers() {
+        let text = b"   t-1 [000] ..... 1.000000: e: a=1\n => frame\n   t-1 [000] ..... 1.000001: e: a=2\n => f";
+        let cut = cut_point(text).unwrap();
+        assert!(text[cut..].starts_with(b"   t-1 [000] ..... 1.000001"));
+        assert_eq!(cut_point(b"no header here\nnor here\n"), None);
+    }
+
+    #[test]
+    fn chunks_without_record_headers_are_cut_too() {
+        let catalog = EventCatalog::new();
+        let mut text = b"   t-1 [000] ..... 1.000000: e: s=\"start".to_vec();
+        while text.len() < 3 * CHUNK {
+            text.extend_from_slice(b"\nnot a header, a continuation or an unparsed line");
+        }
+        text.extend_from_slice(b"\"\n   t-1 [000] ..... 2.000000: e: s=\"end\"\n");
+        same_as_sequential(&text, &catalog);
+    }
+
+    #[test]
+    fn many_chunks_match_one_decoder() {
+        let catalog = EventCatalog::new();
+        let mut text = Vec::new();
+        for i in 0..60_000 {
+            text.extend_from_slice(
+                format!("   t-{i} [001] d..1. {i}.000001: e: (0x1) s=\"a\nb\" n={i}\n => f{i}\nCPU:1 [LOST 2 EVENTS]\n")
+                    .as_bytes(),
+            );
+        }
+        assert!(text.len() > 3 * CHUNK);
+        same_as_sequential(&text, &catalog);
+    }
+}

@@ -1,0 +1,257 @@
+//! Byte-exact string writing for JSON and for human text.
+
+use std::io;
+use std::io::Write;
+
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+
+/// Appends `bytes` as a JSON string when they are valid UTF-8, and as
+/// `{"bytes":"<base64>"}` otherwise, so no byte is lost or replaced.
+pub(crate) fn json_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
+    // ASCII (the common case) is valid UTF-8 without the full check.
+    if bytes.is_ascii() || std::str::from_utf8(bytes).is_ok() {
+        json_escaped(out, bytes);
+    } else {
+        out.extend_from_slice(b"{\"bytes\":\"");
+        out.extend_from_slice(STANDARD.encode(bytes).as_bytes());
+        out.extend_from_slice(b"\"}");
+    }
+}
+
+/// Appends `name` as a JSON string. Names (fields, events, flags) are almost always plain
+/// identifiers, which need no escaping and no UTF-8 check; anything else takes the full
+/// path.
+pub(crate) fn json_name(out: &mut Vec<u8>, name: &[u8]) {
+    if name
+        .iter()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'$' | b'-'))
+    {
+        out.push(b'"');
+        out.extend_from_slice(name);
+        out.push(b'"');
+    } else {
+        json_bytes(out, name);
+    }
+}
+
+/// Appends a JSON string literal, escaping only what JSON requires.
+pub(crate) fn json_str(out: &mut Vec<u8>, s: &str) {
+    json_escaped(out, s.as_bytes());
+}
+
+/// Which bytes JSON needs escaped: control bytes, `"` and `\` (and DEL, for readers that
+/// choke on it).
+const NEEDS_ESCAPE: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 0x20 {
+        table[b] = true;
+        b += 1;
+    }
+    table[b'"' as usize] = true;
+    table[b'\\' as usize] = true;
+    table[0x7f] = true;
+    table
+};
+
+/// Index of the first byte at or after `from` that JSON needs escaped. Looks at eight
+/// bytes at a time: most strings have none.
+fn next_escape(bytes: &[u8], from: usize) -> Option<usize> {
+    #[cfg(target_arch = "x86_64")]
+    let from = sse2_clean_prefix(bytes, from);
+    next_escape_swar(bytes, from)
+}
+
+/// Skips 16-byte blocks that need no escaping, with SSE2 (part of every x86_64 CPU).
+/// Returns where the first block that may need escaping starts.
+#[cfg(target_arch = "x86_64")]
+fn sse2_clean_prefix(bytes: &[u8], from: usize) -> usize {
+    use std::arch::x86_64::_mm_cmpeq_epi8;
+    use std::arch::x86_64::_mm_cmplt_epi8;
+    use std::arch::x86_64::_mm_loadu_si128;
+    use std::arch::x86_64::_mm_movemask_epi8;
+    use std::arch::x86_64::_mm_or_si128;
+    use std::arch::x86_64::_mm_set1_epi8;
+    let mut i = from;
+    while let Some(block) = bytes.get(i..i + 16) {
+        // SAFETY: SSE2 is always available on x86_64, and `block` is 16 readable bytes
+        // (an unaligned load is allowed).
+        let flagged = unsafe {
+            let v = _mm_loadu_si128(block.as_ptr().cast());
+            // Signed compare: bytes below 0x20 and every byte >= 0x80 (a false alarm for
+            // UTF-8, which the byte loop then clears).
+            let low = _mm_cmplt_epi8(v, _mm_set1_epi8(0x20));
+            let quote = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'"' as i8));
+            let backslash = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'\\' as i8));
+            let del = _mm_cmpeq_epi8(v, _mm_set1_epi8(0x7f));
+            _mm_movemask_epi8(_mm_or_si128(
+                _mm_or_si128(low, quote),
+                _mm_or_si128(backslash, del),
+            ))
+        };
+        if flagged != 0 {
+            break;
+        }
+        i += 16;
+    }
+    i
+}
+
+/// The portable scan: eight bytes at a time, then byte by byte.
+fn next_escape_swar(bytes: &[u8], from: usize) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    let has_zero = |v: u64| v.wrapping_sub(ONES) & !v & HIGHS;
+    let mut i = from;
+    while let Some(chunk) = bytes.get(i..i + 8) {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        let v = u64::from_le_bytes(word);
+        // A byte below 0x20, or equal to `"`, `\` or DEL. (Exact for ASCII bytes; a high
+        // byte may raise a false alarm, which only sends the chunk to the byte loop.)
+        let below_space = v.wrapping_sub(ONES * 0x20) & !v & HIGHS;
+        let special = has_zero(v ^ (ONES * u64::from(b'"')))
+            | has_zero(v ^ (ONES * u64::from(b'\\')))
+            | has_zero(v ^ (ONES * 0x7f));
+        if below_space | special != 0 {
+            break;
+        }
+        i += 8;
+    }
+    bytes
+        .get(i..)?
+        .iter()
+        .position(|b| NEEDS_ESCAPE[usize::from(*b)])
+        .map(|p| i + p)
+}
+
+/// `bytes` must be valid UTF-8.
+fn json_escaped(out: &mut Vec<u8>, bytes: &[u8]) {
+    out.push(b'"');
+    let mut start = 0;
+    while let Some(i) = next_escape(bytes, start) {
+        out.extend_from_slice(&bytes[start..i]);
+        match bytes[i] {
+            b'"' => out.extend_from_slice(b"\\\""),
+            b'\\' => out.extend_from_slice(b"\\\\"),
+            b'\n' => out.extend_from_slice(b"\\n"),
+            b'\r' => out.extend_from_slice(b"\\r"),
+            b'\t' => out.extend_from_slice(b"\\t"),
+            other => {
+                const HEX: &[u8; 16] = b"0123456789abcdef";
+                out.extend_from_slice(&[
+                    b'\\',
+                    b'u',
+                    b'0',
+                    b'0',
+                    HEX[usize::from(other >> 4)],
+                    HEX[usize::from(other & 0xf)],
+                ]);
+            }
+        }
+        start = i + 1;
+    }
+    out.extend_from_slice(&bytes[start..]);
+    out.push(b'"');
+}
+
+/// Writes bytes for a human reader on one line: printable UTF-8 as is, `\n`, `\t`, `\"`,
+/// `\\` escaped, other control bytes and invalid UTF-8 as `\xNN`.
+pub(crate) fn text_bytes(out: &mut impl Write, bytes: &[u8]) -> io::Result<()> {
+    for chunk in bytes.utf8_chunks() {
+        let valid = chunk.valid();
+        let mut start = 0;
+        for (i, c) in valid.char_indices() {
+            let escaped: Option<&[u8]> = match c {
+                '\n' => Some(b"\\n"),
+                '\t' => Some(b"\\t"),
+                '\r' => Some(b"\\r"),
+                '"' => Some(b"\\\""),
+                '\\' => Some(b"\\\\"),
+                c if c.is_control() => None,
+                _ => continue,
+            };
+            out.write_all(&valid.as_bytes()[start..i])?;
+            match escaped {
+                Some(e) => out.write_all(e)?,
+                None => {
+                    let mut buf = [0u8; 4];
+                    for b in c.encode_utf8(&mut buf).bytes() {
+                        write!(out, "\\x{b:02x}")?;
+                    }
+                }
+            }
+            start = i + c.len_utf8();
+        }
+        out.write_all(&valid.as_bytes()[start..])?;
+        for b in chunk.invalid() {
+            write!(out, "\\x{b:02x}")?;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn json(bytes: &[u8]) -> String {
+        let mut out = Vec::new();
+        json_bytes(&mut out, bytes);
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn json_round_trips_through_serde() {
+        for s in [
+            "a\"b",
+            "tab\there",
+            "nl\nx",
+            "\u{1}\u{7f}",
+            "héllo wörld",
+            "back\\slash",
+        ] {
+            let v: serde_json::Value = serde_json::from_str(&json(s.as_bytes())).unwrap();
+            assert_eq!(v.as_str().unwrap(), s);
+        }
+    }
+
+    #[test]
+    fn every_byte_that_needs_escaping_is_found_at_every_position() {
+        for special in (0u8..0x20).chain([b'"', b'\\', 0x7f]) {
+            for at in 0..20 {
+                let mut bytes = vec![b'a'; 20];
+                bytes[at] = special;
+                assert_eq!(
+                    next_escape(&bytes, 0),
+                    Some(at),
+                    "byte {special:#x} at {at}"
+                );
+            }
+        }
+        assert_eq!(next_escape(b"plain ascii text, no escapes at all", 0), None);
+        for at in 0..40 {
+            let mut bytes = vec![b'a'; 40];
+            bytes[at] = b'"';
+            assert_eq!(next_escape(&bytes, 0), Some(at));
+            assert_eq!(next_escape_swar(&bytes, 0), Some(at));
+        }
+        assert_eq!(
+            next_escape("h\u{e9}llo w\u{f6}rld \u{1f600}".as_bytes(), 0),
+            None
+        );
+    }
+
+    #[test]
+    fn invalid_utf8_becomes_base64() {
+        assert_eq!(json(b"a\xffb"), r#"{"bytes":"Yf9i"}"#);
+    }
+
+    #[test]
+    fn text_escapes_keep_one_line() {
+        let mut out = Vec::new();
+        text_bytes(&mut out, b"a\n\"b\xff\x01").unwrap();
+        assert_eq!(out, br#"a\n\"b\xff\x01"#);
+    }
+}

@@ -1,0 +1,48 @@
+//! Writers for decoded records: JSON Lines (the schema of design.md) and human text.
+//! Both write through any `io::Write`; give them a buffered one.
+
+mod escape;
+mod json_lines;
+mod text;
+
+pub use json_lines::JsonLines;
+pub use text::Text;
+
+use std::io;
+
+use crate::decode::Record;
+
+/// Something that writes decoded records.
+pub trait RecordWriter {
+    /// Writes one record.
+    fn write_record(&mut self, record: &Record<'_>) -> io::Result<()>;
+    /// Flushes what is buffered.
+    fn flush(&mut self) -> io::Result<()>;
+}
+
+/// An output format that appends records to a byte buffer: what parallel decoding needs,
+/// since each worker formats its own chunk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RecordFormat {
+    /// JSON Lines.
+    Json,
+    /// Human text.
+    Text,
+    /// Nothing (decode only).
+    None,
+}
+
+impl RecordFormat {
+    /// Appends `record` to `out` in this format.
+    pub fn append(self, out: &mut Vec<u8>, record: &Record<'_>) {
+        match self {
+            RecordFormat::Json => json_lines::append_record(out, record),
+            RecordFormat::Text => {
+                // Writing into a Vec cannot fail.
+                let _ = Text::new(&mut *out).write_record(record);
+            }
+            RecordFormat::None => {}
+        }
+    }
+}

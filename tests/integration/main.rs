@@ -1,0 +1,11 @@
+//! Integration tests: they drive the `tprobe` binary (replay, errors, output formats) and
+//! the library's decoder (property round trip, real fixtures against their ground truth).
+
+mod fixtures;
+mod fuzz_regressions;
+mod live_trace;
+mod replay_cli;
+mod roundtrip;
+mod trace_cli;
+mod util;
+mod vm_captures;
