@@ -20,7 +20,10 @@ use super::lowargs::TracefsArgs;
 use crate::decode::Decoder;
 use crate::decode::EventCatalog;
 use crate::decode::Record;
-use crate::elf::file_offset_of;
+use crate::elf::expand_user_spec;
+use crate::elf::ElfInfo;
+use crate::elf::FuncKind;
+use crate::elf::DEBUG_ROOT;
 use crate::kallsyms::KsymIndex;
 use crate::kallsyms::ProbeContext;
 use crate::kallsyms::RefusalKind;
@@ -29,6 +32,7 @@ use crate::kallsyms::DEBUGFS;
 use crate::output::RecordFormat;
 use crate::parse::parse_dynamic_event;
 use crate::spec::assign_names;
+use crate::spec::FileOffset;
 use crate::spec::Place;
 use crate::spec::ProbeKind;
 use crate::spec::ProbeSpec;
@@ -39,6 +43,7 @@ use crate::stream::StopReason;
 use crate::stream::StopWhen;
 use crate::stream::StoppedBySignal;
 use crate::tracefs::EventsFile;
+use crate::tracefs::Feature;
 use crate::tracefs::Session;
 use crate::tracefs::SessionName;
 use crate::tracefs::TraceOption;
@@ -71,20 +76,29 @@ impl TracePlan {
 }
 
 /// Parses and checks every spec (all errors reported together), gives the definitions
-/// the session's group and unique names, and resolves uprobe function names to file
-/// offsets. No tracefs access.
+/// the session's group and unique names, and resolves library names, USDT probes and
+/// uprobe function names to file offsets. Nothing is written to tracefs (its README is
+/// read when a USDT probe has a semaphore).
 fn plan(args: &TraceArgs, group: &str) -> Result<TracePlan, CliError> {
     let mut specs = Vec::new();
     let mut filters = Vec::new();
     let mut errors = Vec::new();
+    let ref_ctr = args
+        .specs
+        .iter()
+        .any(|s| s.trim_start().starts_with("usdt:"))
+        && kernel_takes_ref_ctr(&args.tracefs);
     for raw in &args.specs {
         let (spec_text, filter) = split_filter(raw);
-        match ProbeSpec::parse(spec_text) {
-            Ok(spec) => {
-                specs.push(spec);
-                filters.push(filter.map(str::to_owned).or_else(|| args.filter.clone()));
+        // Library names and USDT probes become paths and offsets before parsing.
+        for expanded in expand_user_spec(spec_text, args.pid.first().copied(), ref_ctr)? {
+            match ProbeSpec::parse(&expanded.text) {
+                Ok(spec) => {
+                    specs.push(spec);
+                    filters.push(filter.map(str::to_owned).or_else(|| args.filter.clone()));
+                }
+                Err(e) => errors.push(e),
             }
-            Err(e) => errors.push(e),
         }
     }
     if !errors.is_empty() {
@@ -107,7 +121,7 @@ fn plan(args: &TraceArgs, group: &str) -> Result<TracePlan, CliError> {
             ProbeSpec::Probe(mut def) => {
                 if let Some((path, func)) = def.unresolved_symbol() {
                     let (path, func) = (path.to_owned(), func.to_owned());
-                    let offset = file_offset_of(std::path::Path::new(&path), &func)?;
+                    let offset = resolve_user_function(std::path::Path::new(&path), &func)?;
                     def = def
                         .resolve(offset)
                         .map_err(|e| CliError::Naming(e.to_string()))?;
@@ -152,6 +166,31 @@ fn plan(args: &TraceArgs, group: &str) -> Result<TracePlan, CliError> {
         }
     }
     Ok(plan)
+}
+
+/// The file offset of `func` in `path`; an IFUNC gets a warning, since the probe then
+/// fires when the loader picks the implementation, not on each call.
+fn resolve_user_function(path: &std::path::Path, func: &str) -> Result<FileOffset, CliError> {
+    let info = ElfInfo::read(path, &[std::path::PathBuf::from(DEBUG_ROOT)])?;
+    let resolved = info.resolve(func)?;
+    if resolved.symbol.kind == FuncKind::Ifunc {
+        let _ = writeln!(
+            io::stderr().lock(),
+            "tprobe: warning: `{func}` in {} is an IFUNC: the probe is on its resolver, which runs once when the loader binds it; probe the implementation it returns (e.g. `tprobe list {} '{func}*'`) to see calls",
+            path.display(),
+            path.display()
+        );
+    }
+    Ok(resolved.offset)
+}
+
+/// Whether the kernel takes a uprobe `(REF_CTR_OFFSET)` (USDT semaphores); without a
+/// readable tracefs the kernel is left to judge.
+pub(super) fn kernel_takes_ref_ctr(args: &TracefsArgs) -> bool {
+    match open_tracefs(args).and_then(|t| Ok(t.features()?)) {
+        Ok(features) => features.has(Feature::RefCtrOffset),
+        Err(_) => true,
+    }
 }
 
 /// The probe-able kernel symbols `pattern` matches, at most `cap`. They become probe
