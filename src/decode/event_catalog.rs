@@ -164,6 +164,11 @@ impl EventCatalog {
         self.by_name.get(name).map_or(&[], Vec::as_slice)
     }
 
+    /// Every known event, in no particular order (the binary path indexes them by ID).
+    pub fn entries(&self) -> impl Iterator<Item = &CatalogEntry> {
+        self.by_name.values().flatten()
+    }
+
     /// How many events it knows.
     pub fn len(&self) -> usize {
         self.by_name.values().map(Vec::len).sum()

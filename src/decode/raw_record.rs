@@ -1,0 +1,759 @@
+//! Decodes binary ring-buffer records (the payload of a [`PageEvent`](crate::parse::PageEvent))
+//! by their format files into the same [`Record`]s the text decoder makes, so the
+//! writers print the same JSON for the same event.
+//!
+//! The text path's fields come from the print fmt ([`Template`]): which fields, in which
+//! order, and how each value looks (`%d`, `0x%x`, `\"%s\"`). A [`RawPlan`] is that
+//! template resolved against the format file's offsets once per event ID; decoding a
+//! record then only reads integers and slices. Values the kernel would print (hex, the
+//! probe address column, the timestamp, the flags column) are formatted into a scratch
+//! buffer the decoder reuses, and the field vector is recycled between records, so the
+//! hot path does not allocate (array fields excepted: [`Value::Array`] owns a vector).
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::io::Write as _;
+use std::path::PathBuf;
+use std::time::Duration;
+use std::time::Instant;
+
+use super::event_catalog::CatalogEntry;
+use super::event_catalog::EventCatalog;
+use super::record::Event;
+use super::record::Record;
+use crate::parse::Field;
+use crate::parse::FormatField;
+use crate::parse::RecordHeader;
+use crate::parse::Segment;
+use crate::parse::Value;
+use crate::parse::ValueKind;
+
+/// Shown for a pid `saved_cmdlines` does not know, as the kernel prints it.
+const UNKNOWN_COMM: &[u8] = b"<...>";
+
+/// How often a miss may reread `saved_cmdlines`: a pid the kernel never saved must not
+/// cost a file read per event.
+const CMDLINES_REFRESH: Duration = Duration::from_millis(200);
+
+/// How one field's bytes are laid out in the record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Layout {
+    /// `count` integers of `elem` bytes.
+    Ints { elem: usize, count: usize },
+    /// `count` `__data_loc` words (a string, or `string[N]`).
+    DataLoc { count: usize },
+    /// A fixed `char[N]` printed as a string: up to the first NUL.
+    FixedStr,
+}
+
+/// One field as the text path would print it, resolved to its bytes.
+#[derive(Debug, Clone)]
+struct PlannedField<'c> {
+    name: &'c [u8],
+    kind: ValueKind,
+    /// Whether the template prints it as `{a,b,c}` (an array value).
+    is_array: bool,
+    /// Whether the kernel prints this address column with `0x` (probe columns).
+    probe_column: bool,
+    offset: usize,
+    size: usize,
+    layout: Layout,
+}
+
+/// One event's decoding plan.
+#[derive(Debug, Clone)]
+struct RawPlan<'c> {
+    entry: &'c CatalogEntry,
+    fields: Vec<PlannedField<'c>>,
+    /// The field that holds the task's comm (a `$comm` argument), by index in `fields`.
+    comm_field: Option<usize>,
+}
+
+/// `common_*` offsets; the same for every event of a kernel.
+#[derive(Debug, Clone, Copy)]
+struct CommonFields {
+    flags: Option<usize>,
+    preempt_count: Option<usize>,
+    pid: usize,
+}
+
+/// Decoding plans by event ID, built from an [`EventCatalog`].
+#[derive(Debug)]
+pub struct RawCatalog<'c> {
+    by_id: HashMap<u16, RawPlan<'c>>,
+    common: CommonFields,
+}
+
+impl<'c> RawCatalog<'c> {
+    /// Plans every event of `catalog`. `comm_args` names the fields that are `$comm`
+    /// fetch arguments, as (event, field) — see [`comm_args_of_definition`].
+    pub fn new(catalog: &'c EventCatalog, comm_args: &[(String, String)]) -> Self {
+        let mut by_id = HashMap::new();
+        let mut common = CommonFields {
+            flags: Some(2),
+            preempt_count: Some(3),
+            pid: 4,
+        };
+        for entry in catalog.entries() {
+            let Ok(id) = u16::try_from(entry.format.id) else {
+                continue;
+            };
+            if let Some(pid) = entry.format.field("common_pid") {
+                common.pid = pid.offset as usize;
+                common.flags = entry
+                    .format
+                    .field("common_flags")
+                    .map(|f| f.offset as usize);
+                common.preempt_count = entry
+                    .format
+                    .field("common_preempt_count")
+                    .map(|f| f.offset as usize);
+            }
+            let plan = plan_event(entry, comm_args);
+            by_id.insert(id, plan);
+        }
+        Self { by_id, common }
+    }
+
+    /// How many events it can decode.
+    pub fn len(&self) -> usize {
+        self.by_id.len()
+    }
+
+    /// Whether it can decode none.
+    pub fn is_empty(&self) -> bool {
+        self.by_id.is_empty()
+    }
+}
+
+/// The `$comm` arguments of one probe definition line (`p:G/E PLACE c=$comm:string`), as
+/// (event, field) pairs: their value is the task's comm when the event fired, better
+/// than `saved_cmdlines` at read time.
+pub fn comm_args_of_definition(line: &str) -> Vec<(String, String)> {
+    let mut tokens = line.split_ascii_whitespace();
+    let Some(head) = tokens.next() else {
+        return Vec::new();
+    };
+    let event = head
+        .split_once(':')
+        .map_or(head, |(_, rest)| rest)
+        .rsplit(['/', '.'])
+        .next()
+        .unwrap_or_default();
+    tokens
+        .filter_map(|arg| {
+            let (name, fetch) = arg.split_once('=')?;
+            let fetch = fetch.split(':').next().unwrap_or_default();
+            (fetch.eq_ignore_ascii_case("$comm")).then(|| (event.to_owned(), name.to_owned()))
+        })
+        .collect()
+}
+
+fn plan_event<'c>(entry: &'c CatalogEntry, comm_args: &[(String, String)]) -> RawPlan<'c> {
+    let format = &entry.format;
+    let mut fields = Vec::new();
+    match &entry.template {
+        Some(template) => {
+            // Output order is the order in which the template first prints each field.
+            let mut seen = vec![false; template.fields.len()];
+            for segment in &template.segments {
+                let Segment::Value {
+                    kind,
+                    field: Some(index),
+                } = segment
+                else {
+                    continue;
+                };
+                let Some(slot) = seen.get_mut(*index) else {
+                    continue;
+                };
+                if *slot {
+                    continue;
+                }
+                *slot = true;
+                let Some(def) = template.fields.get(*index) else {
+                    continue;
+                };
+                let Some(field) = format.field(&def.name) else {
+                    continue;
+                };
+                fields.push(plan_field(field, *kind, def.is_array, def.values));
+            }
+        }
+        None => {
+            for field in format.own_fields() {
+                let kind = if field.data_loc || is_char_array(field) {
+                    ValueKind::QuotedStr
+                } else if field.signed {
+                    ValueKind::Signed
+                } else {
+                    ValueKind::Unsigned
+                };
+                let count = field.array_len.filter(|n| *n > 0).map_or(1, |n| n as usize);
+                fields.push(plan_field(field, kind, field.array_len.is_some(), count));
+            }
+        }
+    }
+    let comm_field = comm_args
+        .iter()
+        .filter(|(event, _)| *event == format.name)
+        .find_map(|(_, name)| fields.iter().position(|f| f.name == name.as_bytes()));
+    RawPlan {
+        entry,
+        fields,
+        comm_field,
+    }
+}
+
+fn is_char_array(field: &FormatField) -> bool {
+    field.array_len.is_some() && field.c_type == "char"
+}
+
+fn plan_field(
+    field: &FormatField,
+    kind: ValueKind,
+    is_array: bool,
+    values: usize,
+) -> PlannedField<'_> {
+    let size = field.size as usize;
+    let string_kind = matches!(kind, ValueKind::Str | ValueKind::QuotedStr);
+    let layout = if field.data_loc {
+        Layout::DataLoc {
+            count: (size / 4).max(1),
+        }
+    } else if string_kind && is_char_array(field) {
+        Layout::FixedStr
+    } else {
+        let count = if is_array { values.max(1) } else { 1 };
+        let elem = c_type_size(&field.c_type)
+            .filter(|e| e * count <= size)
+            .unwrap_or_else(|| (size / count).clamp(1, 8));
+        Layout::Ints { elem, count }
+    };
+    PlannedField {
+        name: field.name.as_bytes(),
+        kind,
+        is_array,
+        probe_column: field.name.starts_with("__probe_"),
+        offset: field.offset as usize,
+        size,
+        layout,
+    }
+}
+
+/// The size of one element of a C type name the kernel uses in format files.
+fn c_type_size(c_type: &str) -> Option<usize> {
+    let base = c_type
+        .trim_start_matches("const ")
+        .trim_start_matches("signed ")
+        .trim_start_matches("unsigned ");
+    Some(match base {
+        "u8" | "s8" | "char" | "bool" => 1,
+        "u16" | "s16" | "short" => 2,
+        "u32" | "s32" | "int" | "pid_t" => 4,
+        "u64" | "s64" | "long" | "long long" => 8,
+        _ => return None,
+    })
+}
+
+/// Task names by pid from the global `saved_cmdlines`, read when first needed and again
+/// when a pid is missing (at most every [`CMDLINES_REFRESH`]).
+#[derive(Debug, Default)]
+pub struct CommCache {
+    path: Option<PathBuf>,
+    by_pid: HashMap<i32, Vec<u8>>,
+    last_read: Option<Instant>,
+}
+
+impl CommCache {
+    /// A cache over `saved_cmdlines` at `path`; `None` knows no comms.
+    pub fn new(path: Option<PathBuf>) -> Self {
+        Self {
+            path,
+            ..Self::default()
+        }
+    }
+
+    /// A cache filled from `saved_cmdlines` text, never reread (tests and replays).
+    pub fn from_text(text: &[u8]) -> Self {
+        let mut cache = Self::default();
+        cache.load(text);
+        cache
+    }
+
+    fn load(&mut self, text: &[u8]) {
+        for line in text.split(|b| *b == b'\n') {
+            let Some(space) = memchr::memchr(b' ', line) else {
+                continue;
+            };
+            let Some(pid) = std::str::from_utf8(&line[..space])
+                .ok()
+                .and_then(|p| p.parse().ok())
+            else {
+                continue;
+            };
+            self.by_pid.insert(pid, line[space + 1..].to_vec());
+        }
+    }
+
+    /// Makes sure `pid` is looked up (rereads the file on a miss, rate-limited).
+    fn prepare(&mut self, pid: i32) {
+        if pid == 0 || self.by_pid.contains_key(&pid) {
+            return;
+        }
+        let Some(path) = &self.path else {
+            return;
+        };
+        if self
+            .last_read
+            .is_some_and(|at| at.elapsed() < CMDLINES_REFRESH)
+        {
+            return;
+        }
+        self.last_read = Some(Instant::now());
+        if let Ok(text) = std::fs::read(path) {
+            self.load(&text);
+        }
+    }
+
+    fn get(&self, pid: i32) -> &[u8] {
+        if pid == 0 {
+            return b"<idle>";
+        }
+        self.by_pid.get(&pid).map_or(UNKNOWN_COMM, Vec::as_slice)
+    }
+}
+
+/// A value before it is borrowed: numbers, or where its bytes lie.
+#[derive(Debug, Clone, Copy)]
+enum Pre {
+    Signed(i64),
+    Unsigned(u64),
+    Char(u8),
+    Fault,
+    /// Bytes of the payload, as this kind.
+    Payload(usize, usize, ValueKind),
+    /// Bytes of the scratch buffer, as this kind.
+    Scratch(usize, usize, ValueKind),
+    /// The next `n` values make one array.
+    ArrayOf(usize),
+}
+
+/// Decodes binary records. Reuse one per stream: it keeps its buffers.
+#[derive(Debug)]
+pub struct RawDecoder<'c> {
+    catalog: &'c RawCatalog<'c>,
+    comms: CommCache,
+    scratch: Vec<u8>,
+    pre: Vec<Pre>,
+    spare_fields: Vec<Field<'static>>,
+}
+
+impl<'c> RawDecoder<'c> {
+    /// A decoder over `catalog`, naming tasks from `comms`.
+    pub fn new(catalog: &'c RawCatalog<'c>, comms: CommCache) -> Self {
+        Self {
+            catalog,
+            comms,
+            scratch: Vec::with_capacity(1024),
+            pre: Vec::with_capacity(64),
+            spare_fields: Vec::with_capacity(32),
+        }
+    }
+
+    /// The event ID of a record (its `common_type`).
+    pub fn event_id(payload: &[u8]) -> Option<u16> {
+        Some(u16::from_le_bytes(payload.get(..2)?.try_into().ok()?))
+    }
+
+    /// Decodes `payload`, recorded on `cpu` at `ts` (trace-clock nanoseconds), and hands
+    /// the record to `sink`.
+    pub fn decode<R>(
+        &mut self,
+        cpu: u32,
+        ts: u64,
+        payload: &[u8],
+        sink: impl FnOnce(&Record<'_>) -> R,
+    ) -> R {
+        self.scratch.clear();
+        self.pre.clear();
+        let catalog = self.catalog;
+        let plan = Self::event_id(payload).and_then(|id| catalog.by_id.get(&id));
+        let Some(plan) = plan else {
+            let _ = write!(
+                self.scratch,
+                "binary record of {} bytes with unknown event id {}",
+                payload.len(),
+                Self::event_id(payload).map_or(-1, i32::from)
+            );
+            return sink(&Record::Unparsed {
+                line: &self.scratch,
+            });
+        };
+        let common = catalog.common;
+        let pid = read_int(payload, common.pid, 4, true).map_or(0, |v| v as i32);
+        // Timestamp "sec.nsec" and the flags column first: their spans are fixed.
+        let ts_end = write_ts(&mut self.scratch, ts);
+        let flags_start = self.scratch.len();
+        write_flags(
+            &mut self.scratch,
+            common
+                .flags
+                .and_then(|at| payload.get(at))
+                .copied()
+                .unwrap_or(0),
+            common
+                .preempt_count
+                .and_then(|at| payload.get(at))
+                .copied()
+                .unwrap_or(0),
+        );
+        let flags_end = self.scratch.len();
+        for field in &plan.fields {
+            pre_field(&mut self.pre, &mut self.scratch, field, payload);
+        }
+        if plan.comm_field.is_none() {
+            self.comms.prepare(pid);
+        }
+        let scratch = &self.scratch;
+        let comm = plan
+            .comm_field
+            .and_then(|index| comm_from_fields(&self.pre, plan, index, payload))
+            .unwrap_or_else(|| self.comms.get(pid));
+        let mut fields: Vec<Field<'_>> = recycle(std::mem::take(&mut self.spare_fields));
+        build_fields(&mut fields, &self.pre, plan, payload, scratch);
+        let record = Record::Event(Event {
+            header: RecordHeader {
+                comm,
+                pid,
+                tgid: None,
+                cpu,
+                flags: Some(&scratch[flags_start..flags_end]),
+                ts: &scratch[..ts_end],
+            },
+            group: Some(&plan.entry.group),
+            name: Cow::Borrowed(plan.entry.format.name.as_bytes()),
+            fields,
+            guessed: false,
+            stack: Vec::new(),
+            ustack: Vec::new(),
+        });
+        let result = sink(&record);
+        if let Record::Event(event) = record {
+            let mut fields = event.fields;
+            fields.clear();
+            self.spare_fields = recycle(fields);
+        }
+        result
+    }
+}
+
+/// An empty vector of fields with another lifetime, keeping its allocation (the in-place
+/// `collect` of an empty iterator reuses the buffer).
+#[expect(
+    clippy::unnecessary_filter_map,
+    reason = "the map changes the lifetime; `filter` would not"
+)]
+fn recycle<'a, 'b>(fields: Vec<Field<'a>>) -> Vec<Field<'b>> {
+    fields.into_iter().filter_map(|_| None).collect()
+}
+
+/// The comm from a `$comm` string field, when the record holds one.
+fn comm_from_fields<'a>(
+    pre: &[Pre],
+    plan: &RawPlan<'_>,
+    index: usize,
+    payload: &'a [u8],
+) -> Option<&'a [u8]> {
+    // Walk the pre-values to the field's first one.
+    let mut at = 0;
+    for (i, field) in plan.fields.iter().enumerate() {
+        let taken = match pre.get(at)? {
+            Pre::ArrayOf(n) => n + 1,
+            _ => 1,
+        };
+        if i == index {
+            return match pre.get(at)? {
+                Pre::Payload(start, end, _) if !field.is_array => payload.get(*start..*end),
+                _ => None,
+            };
+        }
+        at += taken;
+    }
+    None
+}
+
+fn build_fields<'a>(
+    out: &mut Vec<Field<'a>>,
+    pre: &[Pre],
+    plan: &RawPlan<'a>,
+    payload: &'a [u8],
+    scratch: &'a [u8],
+) {
+    let mut values = pre.iter();
+    for field in &plan.fields {
+        let Some(first) = values.next() else {
+            return;
+        };
+        let value = match first {
+            Pre::ArrayOf(n) => Value::Array(
+                values
+                    .by_ref()
+                    .take(*n)
+                    .map(|p| to_value(*p, payload, scratch))
+                    .collect(),
+            ),
+            other => to_value(*other, payload, scratch),
+        };
+        out.push(Field {
+            name: field.name,
+            value,
+        });
+    }
+}
+
+fn to_value<'a>(pre: Pre, payload: &'a [u8], scratch: &'a [u8]) -> Value<'a> {
+    let typed = |bytes: &'a [u8], kind: ValueKind| match kind {
+        ValueKind::Hex => Value::Hex(bytes),
+        ValueKind::Symbol => Value::Symbol(bytes),
+        ValueKind::Text => Value::Text(bytes),
+        _ => Value::Str(bytes),
+    };
+    match pre {
+        Pre::Signed(v) => Value::Signed(v),
+        Pre::Unsigned(v) => Value::Unsigned(v),
+        Pre::Char(c) => Value::Char(c),
+        Pre::Fault => Value::Fault,
+        Pre::Payload(start, end, kind) => typed(payload.get(start..end).unwrap_or_default(), kind),
+        Pre::Scratch(start, end, kind) => typed(scratch.get(start..end).unwrap_or_default(), kind),
+        Pre::ArrayOf(_) => Value::Array(Vec::new()),
+    }
+}
+
+/// Reads one field's values into `pre`, formatting what the kernel would print into
+/// `scratch`.
+fn pre_field(pre: &mut Vec<Pre>, scratch: &mut Vec<u8>, field: &PlannedField<'_>, payload: &[u8]) {
+    let in_array = |pre: &mut Vec<Pre>, count: usize| {
+        if field.is_array {
+            pre.push(Pre::ArrayOf(count));
+        }
+    };
+    match field.layout {
+        Layout::DataLoc { count } => {
+            let count = if field.is_array { count } else { 1 };
+            in_array(pre, count);
+            for k in 0..count {
+                let word = read_int(payload, field.offset + 4 * k, 4, false).unwrap_or(0);
+                let start = (word & 0xffff) as usize;
+                let len = (word >> 16) as usize;
+                if len == 0 {
+                    pre.push(Pre::Fault);
+                    continue;
+                }
+                let bytes = payload.get(start..start + len).unwrap_or_default();
+                // The kernel prints `%s`: up to the first NUL.
+                let end = memchr::memchr(0, bytes).unwrap_or(bytes.len());
+                pre.push(string_value(
+                    field.kind,
+                    start,
+                    start + end,
+                    payload,
+                    scratch,
+                ));
+            }
+        }
+        Layout::FixedStr => {
+            let start = field.offset.min(payload.len());
+            let bytes = payload.get(start..start + field.size).unwrap_or_default();
+            let end = memchr::memchr(0, bytes).unwrap_or(bytes.len());
+            pre.push(string_value(
+                field.kind,
+                start,
+                start + end,
+                payload,
+                scratch,
+            ));
+        }
+        Layout::Ints { elem, count } => {
+            in_array(pre, count);
+            for k in 0..count {
+                let at = field.offset + elem * k;
+                let signed = field.kind == ValueKind::Signed;
+                let Some(v) = read_int(payload, at, elem, signed) else {
+                    pre.push(Pre::Fault);
+                    continue;
+                };
+                pre.push(int_value(field, v, elem, scratch));
+            }
+        }
+    }
+}
+
+/// A string's bytes as the template's kind; a number-shaped kind gets the text as is.
+fn string_value(
+    kind: ValueKind,
+    start: usize,
+    end: usize,
+    payload: &[u8],
+    scratch: &mut Vec<u8>,
+) -> Pre {
+    match kind {
+        ValueKind::Char | ValueKind::QuotedChar => {
+            Pre::Char(payload.get(start).copied().unwrap_or(0))
+        }
+        ValueKind::Str | ValueKind::QuotedStr | ValueKind::Symbol | ValueKind::Text => {
+            Pre::Payload(start, end, kind)
+        }
+        ValueKind::Hex | ValueKind::Signed | ValueKind::Unsigned => {
+            let from = scratch.len();
+            scratch.extend_from_slice(payload.get(start..end).unwrap_or_default());
+            Pre::Scratch(from, scratch.len(), ValueKind::Text)
+        }
+    }
+}
+
+/// An integer as the template prints it.
+fn int_value(field: &PlannedField<'_>, raw: u64, elem: usize, scratch: &mut Vec<u8>) -> Pre {
+    let hex = |scratch: &mut Vec<u8>, kind: ValueKind| {
+        let from = scratch.len();
+        let _ = write!(scratch, "0x{:x}", raw & mask(elem));
+        Pre::Scratch(from, scratch.len(), kind)
+    };
+    match field.kind {
+        ValueKind::Signed => Pre::Signed(raw as i64),
+        ValueKind::Unsigned => Pre::Unsigned(raw & mask(elem)),
+        ValueKind::Hex => hex(scratch, ValueKind::Hex),
+        ValueKind::Char | ValueKind::QuotedChar => Pre::Char(raw as u8),
+        // Without a symbolizer a kernel address is shown in hex (the text path shows
+        // `sym+0x0/0x10` for kprobe address columns).
+        ValueKind::Symbol => hex(scratch, ValueKind::Symbol),
+        ValueKind::Text if field.probe_column => hex(scratch, ValueKind::Text),
+        ValueKind::Text => hex(scratch, ValueKind::Text),
+        ValueKind::Str | ValueKind::QuotedStr => hex(scratch, ValueKind::Text),
+    }
+}
+
+fn mask(bytes: usize) -> u64 {
+    if bytes >= 8 {
+        u64::MAX
+    } else {
+        (1u64 << (bytes * 8)) - 1
+    }
+}
+
+/// A little-endian integer of `size` bytes at `at`, sign-extended when `signed`.
+fn read_int(payload: &[u8], at: usize, size: usize, signed: bool) -> Option<u64> {
+    let bytes = payload.get(at..at.checked_add(size)?)?;
+    let mut buf = [0u8; 8];
+    buf.get_mut(..size)?.copy_from_slice(bytes);
+    let v = u64::from_le_bytes(buf);
+    if signed && size < 8 && size > 0 {
+        let shift = 64 - 8 * size as u32;
+        Some((((v << shift) as i64) >> shift) as u64)
+    } else {
+        Some(v)
+    }
+}
+
+/// `sec.nnnnnnnnn` of a nanosecond clock; returns where it ends.
+fn write_ts(out: &mut Vec<u8>, ts: u64) -> usize {
+    let mut numbers = itoa::Buffer::new();
+    out.extend_from_slice(numbers.format(ts / 1_000_000_000).as_bytes());
+    out.push(b'.');
+    let nanos = ts % 1_000_000_000;
+    let digits = numbers.format(nanos).as_bytes();
+    out.extend(std::iter::repeat_n(b'0', 9 - digits.len()));
+    out.extend_from_slice(digits);
+    out.len()
+}
+
+/// The latency column the text path prints (`trace_print_lat_fmt`, trace_output.c 6.12+):
+/// irqs-off, need-resched, hard/soft irq, preempt depth, migrate-disable depth.
+fn write_flags(out: &mut Vec<u8>, flags: u8, preempt_count: u8) {
+    const IRQS_OFF: u8 = 0x01;
+    const NEED_RESCHED_LAZY: u8 = 0x02;
+    const NEED_RESCHED: u8 = 0x04;
+    const HARDIRQ: u8 = 0x08;
+    const SOFTIRQ: u8 = 0x10;
+    const PREEMPT_RESCHED: u8 = 0x20;
+    const NMI: u8 = 0x40;
+    const BH_OFF: u8 = 0x80;
+    let irqs_off = match (flags & IRQS_OFF != 0, flags & BH_OFF != 0) {
+        (true, true) => b'D',
+        (true, false) => b'd',
+        (false, true) => b'b',
+        (false, false) => b'.',
+    };
+    let need_resched = match flags & (NEED_RESCHED | NEED_RESCHED_LAZY | PREEMPT_RESCHED) {
+        x if x == NEED_RESCHED | NEED_RESCHED_LAZY | PREEMPT_RESCHED => b'B',
+        x if x == NEED_RESCHED | PREEMPT_RESCHED => b'N',
+        x if x == NEED_RESCHED_LAZY | PREEMPT_RESCHED => b'L',
+        x if x == NEED_RESCHED | NEED_RESCHED_LAZY => b'b',
+        NEED_RESCHED => b'n',
+        PREEMPT_RESCHED => b'p',
+        NEED_RESCHED_LAZY => b'l',
+        _ => b'.',
+    };
+    let (nmi, hard, soft) = (flags & NMI != 0, flags & HARDIRQ != 0, flags & SOFTIRQ != 0);
+    let irq = match (nmi, hard, soft) {
+        (true, true, _) => b'Z',
+        (true, false, _) => b'z',
+        (false, true, true) => b'H',
+        (false, true, false) => b'h',
+        (false, false, true) => b's',
+        (false, false, false) => b'.',
+    };
+    let hex_digit = |d: u8| if d < 10 { b'0' + d } else { b'a' + d - 10 };
+    let depth = preempt_count & 0xf;
+    let migrate = (preempt_count >> 4) & 0xf;
+    out.extend_from_slice(&[
+        irqs_off,
+        need_resched,
+        irq,
+        if depth == 0 { b'.' } else { hex_digit(depth) },
+        if migrate == 0 {
+            b'.'
+        } else {
+            hex_digit(migrate)
+        },
+    ]);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn comm_args_from_definitions() {
+        assert_eq!(
+            comm_args_of_definition(
+                "p:g/touch /bin/x:0x1 path=+0(%di):string comm=$comm:string c2=$COMM"
+            ),
+            vec![
+                ("touch".to_owned(), "comm".to_owned()),
+                ("touch".to_owned(), "c2".to_owned())
+            ]
+        );
+        assert!(comm_args_of_definition("r:g/e f").is_empty());
+    }
+
+    #[test]
+    fn ts_and_flags_columns() {
+        let mut out = Vec::new();
+        write_ts(&mut out, 147_606_363_001);
+        assert_eq!(out, b"147.606363001");
+        out.clear();
+        write_flags(&mut out, 0x01, 0x01);
+        assert_eq!(out, b"d..1.");
+        out.clear();
+        write_flags(&mut out, 0x08 | 0x04, 0x21);
+        assert_eq!(out, b".nh12");
+    }
+
+    #[test]
+    fn ints_sign_extend_by_size() {
+        assert_eq!(read_int(&[0xff], 0, 1, true), Some(u64::MAX));
+        assert_eq!(read_int(&[0xff], 0, 1, false), Some(0xff));
+        assert_eq!(read_int(&[0xff], 0, 2, false), None);
+    }
+}
