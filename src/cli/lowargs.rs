@@ -66,9 +66,15 @@ pub struct TraceArgs {
     /// Record the user stack with each event.
     #[arg(long)]
     pub ustack: bool,
-    /// Per-CPU buffer size of tprobe's private instance, in KiB.
+    /// Per-CPU buffer size of tprobe's private instance, in KiB [default: 4096 with the
+    /// binary reader, room for bursts; the kernel's default with --text].
     #[arg(short = 'b', long = "buffer-kb", value_name = "KB")]
     pub buffer_kb: Option<u32>,
+    /// Read the text `trace_pipe` instead of the binary per-CPU buffers (slower, loses
+    /// events under load). Implied by -s and --ustack, whose stacks the binary reader
+    /// does not decode yet.
+    #[arg(long)]
+    pub text: bool,
     /// Stop after this many events.
     #[arg(short = 'n', long = "count", value_name = "COUNT")]
     pub count: Option<u64>,

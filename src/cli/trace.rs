@@ -17,8 +17,12 @@ use super::exit_code::TprobeExitCode;
 use super::lowargs::OutputFormat;
 use super::lowargs::TraceArgs;
 use super::lowargs::TracefsArgs;
+use crate::decode::comm_args_of_definition;
+use crate::decode::CommCache;
 use crate::decode::Decoder;
 use crate::decode::EventCatalog;
+use crate::decode::RawCatalog;
+use crate::decode::RawDecoder;
 use crate::decode::Record;
 use crate::elf::expand_user_spec;
 use crate::elf::ElfInfo;
@@ -37,6 +41,10 @@ use crate::spec::Place;
 use crate::spec::ProbeKind;
 use crate::spec::ProbeSpec;
 use crate::stream::stream_pipe;
+use crate::stream::stream_raw;
+use crate::stream::RawCapture;
+use crate::stream::RawOpenError;
+use crate::stream::RawOutput;
 use crate::stream::SignalWatch;
 use crate::stream::SignalWriter;
 use crate::stream::StopReason;
@@ -368,7 +376,10 @@ fn run_session(
     }
     session.define(&plan.lines)?;
     let instance = session.instance().clone();
-    if let Some(kb) = args.buffer_kb {
+    // The binary reader is the default; stacks still need the text one (README).
+    let raw = !args.text && !args.kernel_stack && !args.ustack;
+    let buffer_kb = args.buffer_kb.or(raw.then_some(DEFAULT_RAW_BUFFER_KB));
+    if let Some(kb) = buffer_kb {
         instance.set_buffer_size_kb(u64::from(kb))?;
     }
     if args.kernel_stack {
@@ -394,6 +405,30 @@ fn run_session(
             instance.set_filter(system, Some(event), filter)?;
         }
     }
+    if raw {
+        instance.set_buffer_percent(RAW_BUFFER_PERCENT)?;
+        // Open the readers before enabling, so no event is missed.
+        let mut capture = RawCapture::for_instance(&instance).map_err(|e| match e {
+            RawOpenError::Open { path, source } => CliError::Input { path, source },
+            RawOpenError::Layout(e) => CliError::Input {
+                path: instance.events_path().join("header_page"),
+                source: io::Error::new(io::ErrorKind::InvalidData, e),
+            },
+        })?;
+        if signals.raised().is_none() {
+            if !plan.lines.is_empty() {
+                session.enable()?;
+            }
+            for (system, event, _) in &plan.tracepoints {
+                instance.enable_event(system, event, true)?;
+            }
+        }
+        let comms = CommCache::new(Some(session.tracefs().root().join("saved_cmdlines")));
+        let result = stream_raw_events(args, plan, &catalog, &mut capture, comms, signals);
+        // Close every reader before teardown: an open instance file makes rmdir fail.
+        drop(capture);
+        return result;
+    }
     // Open the reader before enabling, so no event is missed.
     let mut pipe = OpenOptions::new()
         .read(true)
@@ -415,6 +450,75 @@ fn run_session(
     // Close the reader before teardown: an open instance file makes rmdir fail.
     drop(pipe);
     result
+}
+
+/// Per-CPU buffer of the private instance when the binary reader is used and `-b` is not
+/// given: a burst of about 100k probe events fits.
+const DEFAULT_RAW_BUFFER_KB: u32 = 4096;
+
+/// How full a CPU's buffer gets before poll() wakes the binary reader; a tick reads the
+/// rest, so a quiet stream still shows up promptly.
+const RAW_BUFFER_PERCENT: u8 = 25;
+
+/// The binary path of [`stream_events`]: same output, flags and counts.
+fn stream_raw_events(
+    args: &TraceArgs,
+    plan: &TracePlan,
+    catalog: &EventCatalog,
+    capture: &mut RawCapture,
+    comms: CommCache,
+    signals: &mut SignalWatch,
+) -> Result<(StopReason, Counts), CliError> {
+    let format = match args.output_format() {
+        OutputFormat::Json => RecordFormat::Json,
+        OutputFormat::Text => RecordFormat::Text,
+        OutputFormat::None => RecordFormat::None,
+    };
+    let out: Box<dyn Write> = match &args.output {
+        Some(path) => {
+            let file = File::create(path).map_err(|source| CliError::Input {
+                path: path.clone(),
+                source,
+            })?;
+            let fd = file.as_raw_fd();
+            Box::new(SignalWriter::new(file, fd, signals.fd()))
+        }
+        None => Box::new(SignalWriter::new(
+            io::stdout().lock(),
+            libc::STDOUT_FILENO,
+            signals.fd(),
+        )),
+    };
+    let comm_args: Vec<(String, String)> = plan
+        .lines
+        .iter()
+        .flat_map(|line| comm_args_of_definition(line))
+        .collect();
+    let raw_catalog = RawCatalog::new(catalog, &comm_args);
+    let mut decoder = RawDecoder::new(&raw_catalog, comms);
+    let mut sink = RawOutput::new(out, format);
+    let stop = StopWhen {
+        events: args.count,
+        duration: args.duration.map(Duration::from_secs_f64),
+    };
+    let reason = match stream_raw(capture, signals, stop, &mut decoder, &mut sink) {
+        Ok(reason) => reason,
+        Err(crate::stream::StreamError::Write(e)) if StoppedBySignal::is(&e) => {
+            StopReason::Signal(signals.raised().unwrap_or(libc::SIGTERM))
+        }
+        Err(crate::stream::StreamError::Write(e)) => return Err(CliError::Output(e)),
+        Err(crate::stream::StreamError::Read(source)) => {
+            return Err(CliError::Input {
+                path: "trace_pipe_raw".into(),
+                source,
+            })
+        }
+    };
+    let counts = Counts {
+        events: std::mem::take(&mut sink.events),
+        lost: std::mem::take(&mut sink.lost),
+    };
+    Ok((reason, counts))
 }
 
 fn stream_events(

@@ -211,6 +211,31 @@ impl Instance {
         self.write_value(TracefsOp::SetBufferSize, &path, &kb.to_string())
     }
 
+    /// Sets how full (percent) a per-CPU buffer must be before poll() on its
+    /// `trace_pipe_raw` wakes a reader: the binary reader's batching.
+    pub fn set_buffer_percent(&self, percent: u8) -> TracefsResult<()> {
+        let path = self.dir.join("buffer_percent");
+        self.write_value(TracefsOp::SetOption, &path, &percent.to_string())
+    }
+
+    /// The size of one ring-buffer sub-buffer in bytes (`buffer_subbuf_size_kb`; one page
+    /// on kernels without the file).
+    pub fn subbuf_size(&self) -> usize {
+        std::fs::read_to_string(self.dir.join("buffer_subbuf_size_kb"))
+            .ok()
+            .and_then(|kb| kb.trim().parse::<usize>().ok())
+            .filter(|kb| (1..=1024).contains(kb))
+            .map_or(4096, |kb| kb * 1024)
+    }
+
+    /// Its per-CPU counters, `per_cpu/cpuN/stats`.
+    pub fn per_cpu_stats_path(&self, cpu: u32) -> PathBuf {
+        self.dir
+            .join("per_cpu")
+            .join(format!("cpu{cpu}"))
+            .join("stats")
+    }
+
     /// Removes the instance (rmdir; its enabled events are disabled by the kernel). A
     /// missing instance is success (`Ok(false)`). EBUSY while any file of it is open.
     pub fn remove(&self) -> TracefsResult<bool> {
