@@ -10,6 +10,13 @@ use super::lowargs::ListArgs;
 use super::lowargs::ListWhat;
 use super::trace::open_tracefs;
 use std::path::Path;
+use std::path::PathBuf;
+
+use crate::elf::find_binary;
+use crate::elf::usdt_sites;
+use crate::elf::ElfInfo;
+use crate::elf::FuncKind;
+use crate::elf::DEBUG_ROOT;
 
 use crate::kallsyms::glob::Glob;
 use crate::kallsyms::KsymIndex;
@@ -22,11 +29,74 @@ use crate::tracefs::DYNAMIC_EVENTS;
 use crate::tracefs::UPROBE_EVENTS;
 
 pub(super) fn run(args: &ListArgs) -> Result<i32, CliError> {
-    match args.what {
+    match &args.what {
         ListWhat::Runs => list_runs(args),
         ListWhat::Kernel => list_kernel(args),
         ListWhat::Tracepoints => list_tracepoints(args),
+        ListWhat::Usdt => list_usdt(args),
+        ListWhat::Binary(name) => list_binary(name, args.pattern.as_deref().unwrap_or("*")),
     }
+}
+
+/// Functions of a binary or library matching a glob (raw, unversioned or demangled
+/// name), with file offsets: `OFFSET NAME [DEMANGLED] [ifunc]`, like `perf probe -F -x`.
+fn list_binary(name: &str, pattern: &str) -> Result<i32, CliError> {
+    let found = find_binary(name, None)?;
+    let info = ElfInfo::read(&found.path, &[PathBuf::from(DEBUG_ROOT)])?;
+    let glob = Glob::new(pattern).map_err(|e| CliError::Pattern(format!("bad pattern: {e}")))?;
+    let mut rows: Vec<(u64, String)> = Vec::new();
+    for f in &info.functions {
+        let matches = glob.is_match(&f.name)
+            || glob.is_match(f.plain_name())
+            || f.demangled.as_deref().is_some_and(|d| glob.is_match(d));
+        let Some(offset) = info.file_offset(f.address).filter(|_| matches) else {
+            continue;
+        };
+        let mut row = format!("0x{:08x} {}", offset.0, f.name);
+        if let Some(d) = &f.demangled {
+            row.push_str(&format!("  [{d}]"));
+        }
+        if f.kind == FuncKind::Ifunc {
+            row.push_str("  (ifunc)");
+        }
+        rows.push((offset.0, row));
+    }
+    rows.sort();
+    rows.dedup_by(|a, b| a.1 == b.1);
+    let mut out = io::stdout().lock();
+    for (_, row) in rows {
+        writeln!(out, "{row}").map_err(CliError::Output)?;
+    }
+    Ok(TprobeExitCode::OK)
+}
+
+/// USDT probes of a file: `PROVIDER:NAME offset (semaphore) args`, for
+/// `usdt:PATH:PROVIDER:NAME`.
+fn list_usdt(args: &ListArgs) -> Result<i32, CliError> {
+    let Some(name) = args.pattern.as_deref() else {
+        return Err(CliError::Pattern(
+            "`tprobe list usdt` needs a file: tprobe list usdt PATH".to_owned(),
+        ));
+    };
+    let found = find_binary(name, None)?;
+    let sites = usdt_sites(&found.path)?;
+    let mut out = io::stdout().lock();
+    for site in sites {
+        let sem = site
+            .semaphore_offset
+            .map_or(String::new(), |s| format!(" semaphore {s}"));
+        writeln!(
+            out,
+            "usdt:{}:{}:{} offset 0x{:x}{sem} args `{}`",
+            found.path.display(),
+            site.note.provider,
+            site.note.name,
+            site.offset.0,
+            site.note.args
+        )
+        .map_err(CliError::Output)?;
+    }
+    Ok(TprobeExitCode::OK)
 }
 
 /// Kernel functions a kprobe can attach to, like `perf probe -F`.

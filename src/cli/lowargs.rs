@@ -32,7 +32,30 @@ pub enum Command {
     /// Remove the probes and instances of tprobe runs whose process is gone.
     Clean(CleanArgs),
     /// Show live tprobe runs and this machine's other dynamic events (read-only).
+    #[command(
+        after_help = "Examples:\n  tprobe list kernel 'vfs_*'\n  tprobe list tracepoints 'sched:*'\n  tprobe list libc 'str*'\n  tprobe list /usr/bin/bash 'read*'\n  tprobe list usdt /usr/lib/x86_64-linux-gnu/libc.so.6"
+    )]
     List(ListArgs),
+    /// Show what a spec would attach to: file, symbol, address, file offset, build-id
+    /// and the kernel line, or why it cannot (read-only).
+    #[command(
+        after_help = "Examples:\n  tprobe resolve u:libc:malloc\n  tprobe resolve vfs_read\n  tprobe resolve usdt:./app:myapp:request\n  tprobe resolve -p 1234 u:libssl:SSL_write"
+    )]
+    Resolve(ResolveArgs),
+}
+
+/// `tprobe resolve` flags.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ResolveArgs {
+    /// A spec (`u:libc:malloc`, `usdt:PATH:PROVIDER:NAME`, `p:vfs_read`) or a kernel
+    /// function name.
+    #[arg(value_name = "TARGET")]
+    pub target: String,
+    /// Look libraries and programs up in this process's maps.
+    #[arg(short = 'p', long, value_name = "PID")]
+    pub pid: Option<u32>,
+    #[command(flatten)]
+    pub tracefs: TracefsArgs,
 }
 
 /// Where tracefs is, for the commands that use it.
@@ -124,11 +147,13 @@ pub struct CleanArgs {
 /// `tprobe list` flags.
 #[derive(Debug, Clone, clap::Args)]
 pub struct ListArgs {
-    /// What to list: live tprobe runs and other dynamic events (the default), kernel
-    /// functions that can be probed, or tracepoints.
-    #[arg(value_enum, default_value_t = ListWhat::Runs)]
+    /// What to list: `runs` (live tprobe runs and other dynamic events, the default),
+    /// `kernel` (functions a kprobe can attach to), `tracepoints`, `usdt` (USDT probes
+    /// of the file given next), or a binary or library (`libc`, `/usr/bin/bash`): its
+    /// functions with their file offsets.
+    #[arg(value_name = "WHAT", default_value = "runs", value_parser = parse_list_what)]
     pub what: ListWhat,
-    /// A glob (`vfs_*`, `syscalls:sys_enter_open*`) for `kernel` and `tracepoints`.
+    /// A glob (`vfs_*`, `syscalls:sys_enter_open*`, `str*`); for `usdt`, the file.
     #[arg(value_name = "GLOB")]
     pub pattern: Option<String>,
     #[command(flatten)]
@@ -136,7 +161,7 @@ pub struct ListArgs {
 }
 
 /// What `tprobe list` shows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ListWhat {
     /// Live tprobe runs and this machine's other dynamic events.
     Runs,
@@ -144,12 +169,27 @@ pub enum ListWhat {
     Kernel,
     /// Tracepoints (`SUBSYS:EVENT`), for `t:SUBSYS:EVENT`.
     Tracepoints,
+    /// USDT probes of a file (the file is the next argument).
+    Usdt,
+    /// Functions of a binary or library (a path or a name to look up).
+    Binary(String),
+}
+
+fn parse_list_what(text: &str) -> Result<ListWhat, String> {
+    Ok(match text {
+        "runs" => ListWhat::Runs,
+        "kernel" => ListWhat::Kernel,
+        "tracepoints" => ListWhat::Tracepoints,
+        "usdt" => ListWhat::Usdt,
+        "" => return Err("give runs, kernel, tracepoints, usdt, or a binary".to_owned()),
+        other => ListWhat::Binary(other.to_owned()),
+    })
 }
 
 /// The first argument names a command; anything else (a spec, a flag of `trace`) means
 /// `trace`: `tprobe SPEC…` is `tprobe trace SPEC…`.
 pub(crate) fn with_default_command(mut args: Vec<std::ffi::OsString>) -> Vec<std::ffi::OsString> {
-    const COMMANDS: [&str; 5] = ["replay", "trace", "clean", "list", "help"];
+    const COMMANDS: [&str; 6] = ["replay", "trace", "clean", "list", "resolve", "help"];
     const TOP_LEVEL_FLAGS: [&str; 4] = ["-h", "--help", "-V", "--version"];
     if let Some(first) = args.get(1).and_then(|a| a.to_str()) {
         if !COMMANDS.contains(&first) && !TOP_LEVEL_FLAGS.contains(&first) {

@@ -8,6 +8,7 @@ mod exit_code;
 mod list;
 mod lowargs;
 mod replay;
+mod resolve;
 mod trace;
 
 pub use error::CliError;
@@ -44,6 +45,7 @@ pub fn main_impl(args: impl IntoIterator<Item = OsString>) -> i32 {
         Command::Trace(args) => trace::run(&args),
         Command::Clean(args) => clean::run(&args),
         Command::List(args) => list::run(&args),
+        Command::Resolve(args) => resolve::run(&args),
     };
     match result {
         Ok(code) => code,

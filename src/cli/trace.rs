@@ -179,8 +179,8 @@ fn plan(args: &TraceArgs, group: &str) -> Result<TracePlan, CliError> {
 /// The file offset of `func` in `path`; an IFUNC gets a warning, since the probe then
 /// fires when the loader picks the implementation, not on each call.
 fn resolve_user_function(path: &std::path::Path, func: &str) -> Result<FileOffset, CliError> {
-    let info = ElfInfo::read(path, &[std::path::PathBuf::from(DEBUG_ROOT)])?;
-    let resolved = info.resolve(func)?;
+    let (_, resolved) =
+        ElfInfo::read_and_resolve(path, func, &[std::path::PathBuf::from(DEBUG_ROOT)])?;
     if resolved.symbol.kind == FuncKind::Ifunc {
         let _ = writeln!(
             io::stderr().lock(),

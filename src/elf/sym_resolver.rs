@@ -61,7 +61,7 @@ pub enum ElfError {
         suggestions: Vec<String>,
     },
     /// The name matches functions at different addresses.
-    #[error("`{name}` is ambiguous in {}: {} (hint: give the exact (mangled or versioned) name, or a file offset)", path.display(), candidates.join(", "))]
+    #[error("`{name}` is ambiguous in {}: {} (hint: give the parameter list (`ns::f(int)`), the mangled or versioned name, or a file offset)", path.display(), candidates.join(", "))]
     Ambiguous {
         /// The file.
         path: PathBuf,
@@ -324,7 +324,8 @@ fn push_functions(file: &object::File<'_>, out: &mut Vec<FuncSymbol>) {
 
 impl ElfInfo {
     /// Reads `path` and, when it has no `.symtab`, its separate debug file (build-id or
-    /// `.gnu_debuglink`) under `debug_roots` (usually `/usr/lib/debug`).
+    /// `.gnu_debuglink`) under `debug_roots` (usually `/usr/lib/debug`; none: no debug
+    /// file is read).
     pub fn read(path: &Path, debug_roots: &[PathBuf]) -> Result<Self, ElfError> {
         let data = read_file(path)?;
         Self::from_bytes(path, &data, debug_roots)
@@ -363,10 +364,30 @@ impl ElfInfo {
             functions,
             loads,
         };
-        if !has_symtab {
+        if !has_symtab && !debug_roots.is_empty() {
             info.add_debug_symbols(debug_roots);
         }
         Ok(info)
+    }
+
+    /// Reads `path` and resolves `name`, reading a separate debug file (under
+    /// `debug_roots`) only when the file's own tables do not have the name: a debug file
+    /// can be a hundred times larger than the library.
+    pub fn read_and_resolve(
+        path: &Path,
+        name: &str,
+        debug_roots: &[PathBuf],
+    ) -> Result<(Self, ResolvedFunc), ElfError> {
+        let data = read_file(path)?;
+        let mut info = Self::from_bytes(path, &data, &[])?;
+        let resolved = match info.resolve(name) {
+            Err(ElfError::NoSymbol { .. }) if !info.has_symtab => {
+                info.add_debug_symbols(debug_roots);
+                info.resolve(name)
+            }
+            other => other,
+        }?;
+        Ok((info, resolved))
     }
 
     /// Where the separate debug file may be, best first.
@@ -497,7 +518,10 @@ impl ElfInfo {
                 candidates: matched
                     .iter()
                     .take(8)
-                    .map(|f| format!("{}@0x{:x}", f.name, f.address))
+                    .map(|f| match &f.demangled {
+                        Some(d) => format!("{d} ({}) at 0x{:x}", f.name, f.address),
+                        None => format!("{} at 0x{:x}", f.name, f.address),
+                    })
                     .collect(),
             }),
         }
@@ -580,8 +604,7 @@ pub fn crc32(data: &[u8]) -> u32 {
 /// The file offset of function `name` in the ELF file at `path`. A versioned name
 /// (`malloc@@GLIBC_2.2.5`) matches its plain form.
 pub fn file_offset_of(path: &Path, name: &str) -> Result<FileOffset, ElfError> {
-    let info = ElfInfo::read(path, &[PathBuf::from(DEBUG_ROOT)])?;
-    info.resolve(name).map(|r| r.offset)
+    ElfInfo::read_and_resolve(path, name, &[PathBuf::from(DEBUG_ROOT)]).map(|(_, r)| r.offset)
 }
 
 #[cfg(test)]

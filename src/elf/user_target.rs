@@ -83,20 +83,85 @@ pub fn expand_user_spec(
         return unchanged();
     };
     let body = &first[prefix.len()..];
-    let Some((target, location)) = body.rsplit_once(':') else {
+    let Some((target, location)) = split_target(body) else {
         return unchanged();
     };
     // A relative path with `/` is the user's to mean; a bare name needs a lookup, and
     // with a process so does a path (the process may see another file there).
-    if target.is_empty() || (target.contains('/') && pid.is_none()) {
+    let lookup = !target.is_empty() && (!target.contains('/') || pid.is_some());
+    let needs_elf = !spec_can_name(location);
+    if !lookup && !needs_elf {
         return unchanged();
     }
-    let found = find_binary(target, pid)?;
+    let found = if lookup {
+        Some(find_binary(target, pid)?)
+    } else {
+        None
+    };
+    let path = found
+        .as_ref()
+        .map_or_else(|| PathBuf::from(target), |f| f.path.clone());
+    let location = if needs_elf {
+        name_for_spec(&path, location)?
+    } else {
+        location.to_owned()
+    };
     Ok(vec![ExpandedSpec {
-        text: format!("{prefix}{}:{location}{rest}", found.path.display()),
-        binary: Some(found),
+        text: format!("{prefix}{}:{location}{rest}", path.display()),
+        binary: found,
         usdt: None,
     }])
+}
+
+/// `PATH:LOCATION` split where the spec grammar splits (the last `:`), except that a
+/// C++ name keeps its `::` (`/bin/app:ns::f(int)`).
+fn split_target(body: &str) -> Option<(&str, &str)> {
+    match body.find("::") {
+        Some(scope) => {
+            let colon = body[..scope].rfind(':')?;
+            Some((&body[..colon], &body[colon + 1..]))
+        }
+        None => body.rsplit_once(':'),
+    }
+}
+
+/// Whether the spec grammar can carry this location as it is: an offset, or an
+/// identifier (`malloc`, `_ZN2tp5twiceEi`) with optional `+OFF`, `%return`, `(REF)`.
+fn spec_can_name(location: &str) -> bool {
+    let name = location.split(['+', '%', '(']).next().unwrap_or(location);
+    name.bytes()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.'))
+}
+
+/// A demangled (`ns::f(int)`) or versioned (`memcpy@GLIBC_2.2.5`) function name, which
+/// the spec grammar cannot hold, as its raw symbol name (or its file offset when the
+/// raw name would pick another version).
+fn name_for_spec(path: &Path, location: &str) -> Result<String, ElfError> {
+    let (location, ret) = match location.strip_suffix("%return") {
+        Some(l) => (l, "%return"),
+        None => (location, ""),
+    };
+    let (name, offset) = match location.rsplit_once('+') {
+        Some((name, off)) if off.bytes().all(|b| b.is_ascii_hexdigit() || b == b'x') => {
+            (name, format!("+{off}"))
+        }
+        _ => (location, String::new()),
+    };
+    let (_, resolved) = ElfInfo::read_and_resolve(path, name, &[PathBuf::from(DEBUG_ROOT)])?;
+    let raw = resolved.symbol.plain_name();
+    let plain_is_unique = !name.contains('@') && spec_can_name(raw);
+    Ok(if plain_is_unique {
+        format!("{raw}{offset}{ret}")
+    } else {
+        let extra = offset
+            .strip_prefix('+')
+            .and_then(|o| {
+                o.strip_prefix("0x")
+                    .map_or_else(|| o.parse().ok(), |h| u64::from_str_radix(h, 16).ok())
+            })
+            .unwrap_or(0);
+        format!("0x{:x}{ret}", resolved.offset.0.saturating_add(extra))
+    })
 }
 
 fn expand_usdt(
@@ -278,6 +343,21 @@ mod tests {
             expand_user_spec("u:libnot_here_at_all:f", None, true),
             Err(ElfError::MissingLibrary { .. })
         ));
+    }
+
+    #[test]
+    fn targets_split_like_the_grammar_but_keep_cpp_scopes() {
+        assert_eq!(split_target("/a/b:f"), Some(("/a/b", "f")));
+        assert_eq!(split_target("/a:b/c:f"), Some(("/a:b/c", "f")));
+        assert_eq!(
+            split_target("/a/b:ns::f(int)"),
+            Some(("/a/b", "ns::f(int)"))
+        );
+        assert_eq!(split_target("libc:malloc"), Some(("libc", "malloc")));
+        assert!(spec_can_name("malloc+4%return"));
+        assert!(spec_can_name("0x10(0x20)"));
+        assert!(!spec_can_name("ns::f"));
+        assert!(!spec_can_name("memcpy@GLIBC_2.2.5"));
     }
 
     #[test]
