@@ -385,6 +385,24 @@ impl RawCapture {
         Ok(())
     }
 
+    /// Reads every CPU's file until it is empty, writes everything in timestamp order,
+    /// reports losses and flushes: a whole capture of files (or a drained instance) at
+    /// once. Returns how many events were written.
+    pub fn read_to_end(
+        &mut self,
+        decoder: &mut RawDecoder<'_>,
+        sink: &mut impl RawSink,
+    ) -> io::Result<u64> {
+        let mut events = 0;
+        while let Some(limit) = self.read_round()? {
+            self.emit(Some(limit), decoder, sink, &mut events, None)?;
+        }
+        self.emit(None, decoder, sink, &mut events, None)?;
+        self.reconcile(sink)?;
+        sink.flush()?;
+        Ok(events)
+    }
+
     /// The file descriptors to poll.
     fn poll_fds(&self, signal_fd: i32, fds: &mut Vec<libc::pollfd>) {
         fds.clear();
@@ -530,6 +548,186 @@ pub fn parse_cpu_list(text: &str) -> Option<Vec<u32>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::decode::decode_reader;
+    use crate::decode::CommCache;
+    use crate::decode::Decoder;
+    use crate::decode::EventCatalog;
+    use crate::decode::RawCatalog;
+    use crate::output::RecordFormat;
+    use crate::stream::RawOutput;
+    use std::collections::BTreeMap;
+    use std::path::Path;
+
+    fn fixture(name: &str) -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("fixtures")
+            .join(name)
+    }
+
+    /// The `$comm` arguments of the fixture's probe definitions (capture.sh DEFS).
+    fn comm_args() -> Vec<(String, String)> {
+        [("touch", "comm"), ("touch_ret", "rcomm"), ("misc", "comm")]
+            .iter()
+            .map(|(e, f)| (e.to_string(), f.to_string()))
+            .collect()
+    }
+
+    /// Decodes a raw fixture's per-CPU files through [`RawCapture`] into JSON lines.
+    fn raw_json(dir: &Path) -> (Vec<String>, u64) {
+        let catalog = EventCatalog::from_dir(&dir.join("events")).unwrap();
+        let raw_catalog = RawCatalog::new(&catalog, &comm_args());
+        let comms = CommCache::from_text(&std::fs::read(dir.join("saved_cmdlines")).unwrap());
+        let mut decoder = RawDecoder::new(&raw_catalog, comms);
+        let layout =
+            parse_header_page(&std::fs::read(dir.join("events/header_page")).unwrap()).unwrap();
+        check_header_event(&std::fs::read(dir.join("events/header_event")).unwrap()).unwrap();
+        let mut capture = RawCapture::open(
+            &[0, 1],
+            |cpu| dir.join(format!("cpu{cpu}.raw")),
+            |cpu| dir.join(format!("cpu{cpu}.stats")),
+            layout,
+            4096,
+        )
+        .unwrap();
+        // The stats files are the end state: count from zero.
+        for reader in &mut capture.cpus {
+            reader.at_start = CpuLoss::default();
+        }
+        let mut sink = RawOutput::new(Vec::new(), RecordFormat::Json);
+        let events = capture.read_to_end(&mut decoder, &mut sink).unwrap();
+        let text = String::from_utf8(sink.into_inner().unwrap()).unwrap();
+        (text.lines().map(str::to_owned).collect(), events)
+    }
+
+    /// The fixture's `trace.txt` through the text decoder, as JSON lines.
+    fn text_json(dir: &Path) -> Vec<String> {
+        let catalog = EventCatalog::from_dir(&dir.join("events")).unwrap();
+        let mut decoder = Decoder::new(&catalog);
+        let mut out = Vec::new();
+        let file = std::fs::File::open(dir.join("trace.txt")).unwrap();
+        decode_reader(
+            file,
+            &mut decoder,
+            &mut |r: &Record<'_>| -> Result<(), io::Error> {
+                RecordFormat::Json.append(&mut out, r);
+                Ok(())
+            },
+        )
+        .unwrap();
+        String::from_utf8(out)
+            .unwrap()
+            .lines()
+            .map(str::to_owned)
+            .collect()
+    }
+
+    /// A JSON line with its `ts` cut to microseconds and its `comm` removed: the text
+    /// path prints microseconds and looks comms up at read time.
+    pub(crate) fn comparable(line: &str) -> String {
+        let mut out = line.to_owned();
+        if let Some(rest) = out.strip_prefix("{\"ts\":") {
+            let end = rest.find(',').unwrap_or(rest.len());
+            let ts = &rest[..end];
+            // The kernel prints microseconds rounded to nearest (ns2usecs adds 500).
+            let cut = match ts.split_once('.') {
+                Some((secs, nanos)) if nanos.len() == 9 => {
+                    let total = secs.parse::<u64>().unwrap() * 1_000_000_000
+                        + nanos.parse::<u64>().unwrap();
+                    let micros = (total + 500) / 1000;
+                    format!("{}.{:06}", micros / 1_000_000, micros % 1_000_000)
+                }
+                _ => ts.to_owned(),
+            };
+            out = format!("{{\"ts\":{cut}{}", &rest[end..]);
+        }
+        // Only the header's comm, before the fields (a field may be called comm too).
+        let header_end = out.find(",\"fields\":").unwrap_or(out.len());
+        let header = &out[..header_end];
+        if let Some(at) = header.find(",\"comm\":{") {
+            if let Some(end) = out[at..].find('}') {
+                out.replace_range(at..at + end + 1, "");
+            }
+        } else if let Some(at) = header.find(",\"comm\":\"") {
+            let body = &out[at + 9..];
+            let mut escaped = false;
+            let mut end = None;
+            for (i, c) in body.char_indices() {
+                match (escaped, c) {
+                    (true, _) => escaped = false,
+                    (false, '\\') => escaped = true,
+                    (false, '"') => {
+                        end = Some(i);
+                        break;
+                    }
+                    _ => {}
+                }
+            }
+            if let Some(end) = end {
+                out.replace_range(at..at + 9 + end + 1, "");
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn raw_pages_decode_to_the_same_json_as_their_text() {
+        let dir = fixture("raw-uprobe-basic");
+        let (raw, events) = raw_json(&dir);
+        let text = text_json(&dir);
+        assert!(events > 40, "{events} events");
+        assert_eq!(
+            raw.len(),
+            text.len(),
+            "raw:\n{}\ntext:\n{}",
+            raw.join("\n"),
+            text.join("\n")
+        );
+        for (r, t) in raw.iter().zip(&text) {
+            assert_eq!(comparable(r), comparable(t));
+        }
+        // Nanoseconds from the raw path; comm from `$comm` where the probe has one.
+        assert!(raw[0].starts_with("{\"ts\":") && raw[0].split(',').next().unwrap().len() > 17);
+        assert!(raw.iter().any(|l| l.contains("\"comm\":\"my app-1\"")));
+    }
+
+    #[test]
+    fn overrun_pages_and_stats_report_every_lost_event() {
+        let dir = fixture("raw-uprobe-lost");
+        let (raw, events) = raw_json(&dir);
+        let text = text_json(&dir);
+        let lost: Vec<&String> = raw.iter().filter(|l| l.starts_with("{\"lost\":")).collect();
+        // The first page read on each CPU says events were lost, with the count stored.
+        assert!(!lost.is_empty(), "{raw:?}");
+        let mut per_cpu = BTreeMap::new();
+        for line in &lost {
+            // `null` when the page was full and had no room for the count.
+            let n: u64 = line["{\"lost\":".len()..line.find(',').unwrap()]
+                .parse()
+                .unwrap_or(0);
+            let cpu: u32 = line[line.rfind(':').unwrap() + 1..line.len() - 1]
+                .parse()
+                .unwrap();
+            *per_cpu.entry(cpu).or_insert(0) += n;
+        }
+        for cpu in [0u32, 1] {
+            let stats =
+                CpuLoss::parse(&std::fs::read(dir.join(format!("cpu{cpu}.stats"))).unwrap());
+            assert_eq!(
+                per_cpu.get(&cpu).copied().unwrap_or(0),
+                stats.total(),
+                "cpu{cpu}: {lost:?}"
+            );
+        }
+        // The events that survived are those the text shows.
+        let raw_events: Vec<String> = raw
+            .iter()
+            .filter(|l| !l.starts_with("{\"lost\":"))
+            .map(|l| comparable(l))
+            .collect();
+        let text_events: Vec<String> = text.iter().map(|l| comparable(l)).collect();
+        assert_eq!(raw_events.len() as u64, events);
+        assert_eq!(raw_events, text_events);
+    }
 
     #[test]
     fn cpu_lists() {

@@ -38,6 +38,14 @@ impl<W: Write> RawOutput<W> {
     }
 }
 
+impl<W: Write> RawOutput<W> {
+    /// The writer, once what is buffered is written out.
+    pub fn into_inner(mut self) -> io::Result<W> {
+        self.flush()?;
+        Ok(self.out)
+    }
+}
+
 impl<W: Write> RawSink for RawOutput<W> {
     fn record(&mut self, record: &Record<'_>) -> io::Result<()> {
         match record {
