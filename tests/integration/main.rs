@@ -5,6 +5,7 @@ mod elf_targets;
 mod fixtures;
 mod fuzz_regressions;
 mod live_trace;
+mod raw_capture;
 mod replay_cli;
 mod roundtrip;
 mod trace_cli;
