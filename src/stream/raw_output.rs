@@ -13,6 +13,12 @@ use crate::output::RecordFormat;
 /// Bytes formatted before they are handed to the writer.
 const BATCH: usize = 64 * 1024;
 
+/// The most bytes handed to the writer at once, cut after a newline: what
+/// [`SignalWriter`](super::SignalWriter) writes in one go, and no more than a pipe takes
+/// atomically (PIPE_BUF), so a stop signal while the reader stalls cuts between records,
+/// never inside one.
+const LINE_CHUNK: usize = 4096;
+
 /// Formats records to `W` and counts them.
 #[derive(Debug)]
 pub struct RawOutput<W: Write> {
@@ -46,6 +52,31 @@ impl<W: Write> RawOutput<W> {
     }
 }
 
+impl<W: Write> RawOutput<W> {
+    /// Writes the buffer in whole lines of at most [`LINE_CHUNK`] bytes (a longer line
+    /// in pieces). What was written is gone from the buffer even when a write fails.
+    fn write_out(&mut self) -> io::Result<()> {
+        let mut done = 0;
+        let result = loop {
+            let rest = &self.buf[done..];
+            if rest.is_empty() {
+                break Ok(());
+            }
+            let cut = if rest.len() <= LINE_CHUNK {
+                rest.len()
+            } else {
+                memchr::memrchr(b'\n', &rest[..LINE_CHUNK]).map_or(LINE_CHUNK, |nl| nl + 1)
+            };
+            if let Err(e) = self.out.write_all(&rest[..cut]) {
+                break Err(e);
+            }
+            done += cut;
+        };
+        self.buf.drain(..done);
+        result
+    }
+}
+
 impl<W: Write> RawSink for RawOutput<W> {
     fn record(&mut self, record: &Record<'_>) -> io::Result<()> {
         match record {
@@ -65,17 +96,50 @@ impl<W: Write> RawSink for RawOutput<W> {
         }
         self.format.append(&mut self.buf, record);
         if self.buf.len() >= BATCH {
-            self.out.write_all(&self.buf)?;
-            self.buf.clear();
+            self.write_out()?;
         }
         Ok(())
     }
 
     fn flush(&mut self) -> io::Result<()> {
-        if !self.buf.is_empty() {
-            self.out.write_all(&self.buf)?;
-            self.buf.clear();
-        }
+        self.write_out()?;
         self.out.flush()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Records each `write` call it gets.
+    struct Calls(Vec<Vec<u8>>);
+
+    impl Write for Calls {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            self.0.push(buf.to_vec());
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn writes_whole_lines_in_small_pieces() {
+        let mut out = RawOutput::new(Calls(Vec::new()), RecordFormat::Json);
+        for line in 0..500u32 {
+            let text = format!("line {line}");
+            out.record(&Record::Unparsed {
+                line: text.as_bytes(),
+            })
+            .unwrap();
+        }
+        out.flush().unwrap();
+        let calls = out.into_inner().unwrap().0;
+        assert!(calls.len() > 1);
+        for call in &calls {
+            assert!(call.len() <= LINE_CHUNK && call.ends_with(b"\n"));
+        }
+        assert_eq!(calls.concat().iter().filter(|b| **b == b'\n').count(), 500);
     }
 }

@@ -186,7 +186,8 @@ fn fields_only(run: &crate::util::RunEnd) -> Vec<serde_json::Value> {
         .into_iter()
         .map(|mut v| {
             let obj = v.as_object_mut().unwrap();
-            for key in ["ts", "pid", "comm", "group", "cpu"] {
+            // The flags column too: the first call of a run may fire in another context.
+            for key in ["ts", "pid", "comm", "group", "cpu", "flags"] {
                 obj.remove(key);
             }
             if let Some(fields) = obj.get_mut("fields").and_then(|f| f.as_object_mut()) {
