@@ -94,8 +94,7 @@ pub struct TraceArgs {
     #[arg(short = 'b', long = "buffer-kb", value_name = "KB")]
     pub buffer_kb: Option<u32>,
     /// Read the text `trace_pipe` instead of the binary per-CPU buffers (slower, loses
-    /// events under load). Implied by -s and --ustack, whose stacks the binary reader
-    /// does not decode yet.
+    /// events under load).
     #[arg(long)]
     pub text: bool,
     /// Stop after this many events.

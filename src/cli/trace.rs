@@ -376,8 +376,8 @@ fn run_session(
     }
     session.define(&plan.lines)?;
     let instance = session.instance().clone();
-    // The binary reader is the default; stacks still need the text one (README).
-    let raw = !args.text && !args.kernel_stack && !args.ustack;
+    // The binary reader is the default; `--text` keeps the trace_pipe reader.
+    let raw = !args.text;
     let buffer_kb = args.buffer_kb.or(raw.then_some(DEFAULT_RAW_BUFFER_KB));
     if let Some(kb) = buffer_kb {
         instance.set_buffer_size_kb(u64::from(kb))?;
@@ -406,6 +406,14 @@ fn run_session(
         }
     }
     if raw {
+        // Stacks are records of their own in the buffers, decoded by these formats.
+        let ftrace = instance.events_path().join("ftrace");
+        if args.kernel_stack {
+            catalog.load_event("ftrace", &ftrace.join("kernel_stack"))?;
+        }
+        if args.ustack {
+            catalog.load_event("ftrace", &ftrace.join("user_stack"))?;
+        }
         instance.set_buffer_percent(RAW_BUFFER_PERCENT)?;
         // Open the readers before enabling, so no event is missed.
         let mut capture = RawCapture::for_instance(&instance).map_err(|e| match e {
@@ -496,6 +504,12 @@ fn stream_raw_events(
         .collect();
     let raw_catalog = RawCatalog::new(catalog, &comm_args);
     let mut decoder = RawDecoder::new(&raw_catalog, comms);
+    if args.kernel_stack {
+        // Frames are named as the kernel names them; unreadable kallsyms leaves them hex.
+        if let Ok(index) = KsymIndex::load() {
+            decoder = decoder.with_kernel_symbols(index);
+        }
+    }
     let mut sink = RawOutput::new(out, format);
     let stop = StopWhen {
         events: args.count,

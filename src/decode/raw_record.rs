@@ -21,12 +21,15 @@ use super::event_catalog::CatalogEntry;
 use super::event_catalog::EventCatalog;
 use super::record::Event;
 use super::record::Record;
+use crate::kallsyms::KsymIndex;
 use crate::parse::Field;
 use crate::parse::FormatField;
 use crate::parse::RecordHeader;
 use crate::parse::Segment;
+use crate::parse::StackKind;
 use crate::parse::Value;
 use crate::parse::ValueKind;
+use crate::spec::KernelAddr;
 
 /// Shown for a pid `saved_cmdlines` does not know, as the kernel prints it.
 const UNKNOWN_COMM: &[u8] = b"<...>";
@@ -77,11 +80,24 @@ struct CommonFields {
     pid: usize,
 }
 
+/// Where a stack record (`ftrace/kernel_stack`, `ftrace/user_stack`) keeps its frames.
+#[derive(Debug, Clone, Copy)]
+struct StackFormat {
+    id: u16,
+    kind: StackKind,
+    /// `int size` (number of kernel frames); user stacks have a fixed array.
+    count_offset: Option<usize>,
+    caller_offset: usize,
+    /// Frames the array holds when no count is stored.
+    max_frames: usize,
+}
+
 /// Decoding plans by event ID, built from an [`EventCatalog`].
 #[derive(Debug)]
 pub struct RawCatalog<'c> {
     by_id: HashMap<u16, RawPlan<'c>>,
     common: CommonFields,
+    stacks: Vec<StackFormat>,
 }
 
 impl<'c> RawCatalog<'c> {
@@ -89,6 +105,7 @@ impl<'c> RawCatalog<'c> {
     /// fetch arguments, as (event, field) — see [`comm_args_of_definition`].
     pub fn new(catalog: &'c EventCatalog, comm_args: &[(String, String)]) -> Self {
         let mut by_id = HashMap::new();
+        let mut stacks = Vec::new();
         let mut common = CommonFields {
             flags: Some(2),
             preempt_count: Some(3),
@@ -109,10 +126,26 @@ impl<'c> RawCatalog<'c> {
                     .field("common_preempt_count")
                     .map(|f| f.offset as usize);
             }
+            if let Some(stack) = stack_format(entry, id) {
+                stacks.push(stack);
+                continue;
+            }
             let plan = plan_event(entry, comm_args);
             by_id.insert(id, plan);
         }
-        Self { by_id, common }
+        Self {
+            by_id,
+            common,
+            stacks,
+        }
+    }
+
+    fn stack_format(&self, payload: &[u8]) -> Option<&StackFormat> {
+        if self.stacks.is_empty() {
+            return None;
+        }
+        let id = RawDecoder::event_id(payload)?;
+        self.stacks.iter().find(|s| s.id == id)
     }
 
     /// How many events it can decode.
@@ -147,6 +180,30 @@ pub fn comm_args_of_definition(line: &str) -> Vec<(String, String)> {
             (fetch.eq_ignore_ascii_case("$comm")).then(|| (event.to_owned(), name.to_owned()))
         })
         .collect()
+}
+
+/// The stack record formats of the `ftrace` group, which the text prints as
+/// `<stack trace>` / `<user stack trace>` lines after their event.
+fn stack_format(entry: &CatalogEntry, id: u16) -> Option<StackFormat> {
+    if entry.group != "ftrace" {
+        return None;
+    }
+    let kind = match entry.format.name.as_str() {
+        "kernel_stack" => StackKind::Kernel,
+        "user_stack" => StackKind::User,
+        _ => return None,
+    };
+    let caller = entry.format.field("caller")?;
+    Some(StackFormat {
+        id,
+        kind,
+        count_offset: match kind {
+            StackKind::Kernel => entry.format.field("size").map(|f| f.offset as usize),
+            StackKind::User => None,
+        },
+        caller_offset: caller.offset as usize,
+        max_frames: (caller.size as usize / 8).max(1),
+    })
 }
 
 fn plan_event<'c>(entry: &'c CatalogEntry, comm_args: &[(String, String)]) -> RawPlan<'c> {
@@ -347,6 +404,10 @@ pub struct RawDecoder<'c> {
     scratch: Vec<u8>,
     pre: Vec<Pre>,
     spare_fields: Vec<Field<'static>>,
+    /// Kernel stack frames are named from this (as the kernel prints them); hex without.
+    ksyms: Option<KsymIndex>,
+    /// Where each stack frame of the record being decoded lies in `scratch`.
+    frame_spans: Vec<(StackKind, usize, usize)>,
 }
 
 impl<'c> RawDecoder<'c> {
@@ -358,7 +419,20 @@ impl<'c> RawDecoder<'c> {
             scratch: Vec::with_capacity(1024),
             pre: Vec::with_capacity(64),
             spare_fields: Vec::with_capacity(32),
+            ksyms: None,
+            frame_spans: Vec::new(),
         }
+    }
+
+    /// Names kernel stack frames by `index` (`/proc/kallsyms`).
+    pub fn with_kernel_symbols(mut self, index: KsymIndex) -> Self {
+        self.ksyms = Some(index);
+        self
+    }
+
+    /// Whether `payload` is a stack record (which belongs to the event before it).
+    pub fn is_stack(&self, payload: &[u8]) -> bool {
+        self.catalog.stack_format(payload).is_some()
     }
 
     /// The event ID of a record (its `common_type`).
@@ -366,20 +440,43 @@ impl<'c> RawDecoder<'c> {
         Some(u16::from_le_bytes(payload.get(..2)?.try_into().ok()?))
     }
 
-    /// Decodes `payload`, recorded on `cpu` at `ts` (trace-clock nanoseconds), and hands
-    /// the record to `sink`.
+    /// Decodes `payload`, recorded on `cpu` at `ts` (trace-clock nanoseconds), with the
+    /// stack records that followed it (`stacks`, see [`is_stack`](Self::is_stack)), and
+    /// hands the record to `sink`. A stack record on its own (its event was lost) is an
+    /// event of its own, as the text path makes it.
     pub fn decode<R>(
         &mut self,
         cpu: u32,
         ts: u64,
         payload: &[u8],
+        stacks: &[&[u8]],
         sink: impl FnOnce(&Record<'_>) -> R,
     ) -> R {
         self.scratch.clear();
         self.pre.clear();
+        self.frame_spans.clear();
         let catalog = self.catalog;
+        let orphan = catalog.stack_format(payload);
+        for stack in orphan
+            .map(|_| payload)
+            .into_iter()
+            .chain(stacks.iter().copied())
+        {
+            if let Some(format) = catalog.stack_format(stack) {
+                write_frames(
+                    &mut self.scratch,
+                    &mut self.frame_spans,
+                    format,
+                    stack,
+                    self.ksyms.as_ref(),
+                );
+            }
+        }
         let plan = Self::event_id(payload).and_then(|id| catalog.by_id.get(&id));
-        let Some(plan) = plan else {
+        let Some(plan) = plan.filter(|_| orphan.is_none()) else {
+            if let Some(format) = orphan {
+                return self.decode_orphan_stack(cpu, ts, payload, format.kind, sink);
+            }
             let _ = write!(
                 self.scratch,
                 "binary record of {} bytes with unknown event id {}",
@@ -393,6 +490,7 @@ impl<'c> RawDecoder<'c> {
         let common = catalog.common;
         let pid = read_int(payload, common.pid, 4, true).map_or(0, |v| v as i32);
         // Timestamp "sec.nsec" and the flags column first: their spans are fixed.
+        let ts_start = self.scratch.len();
         let ts_end = write_ts(&mut self.scratch, ts);
         let flags_start = self.scratch.len();
         write_flags(
@@ -429,14 +527,14 @@ impl<'c> RawDecoder<'c> {
                 tgid: None,
                 cpu,
                 flags: Some(&scratch[flags_start..flags_end]),
-                ts: &scratch[..ts_end],
+                ts: &scratch[ts_start..ts_end],
             },
             group: Some(&plan.entry.group),
             name: Cow::Borrowed(plan.entry.format.name.as_bytes()),
             fields,
             guessed: false,
-            stack: Vec::new(),
-            ustack: Vec::new(),
+            stack: frames(scratch, &self.frame_spans, StackKind::Kernel),
+            ustack: frames(scratch, &self.frame_spans, StackKind::User),
         });
         let result = sink(&record);
         if let Record::Event(event) = record {
@@ -445,6 +543,119 @@ impl<'c> RawDecoder<'c> {
             self.spare_fields = recycle(fields);
         }
         result
+    }
+}
+
+impl RawDecoder<'_> {
+    /// A stack record whose event is not in the buffer: `ftrace/kernel_stack` or
+    /// `ftrace/user_stack` with its frames and no fields.
+    fn decode_orphan_stack<R>(
+        &mut self,
+        cpu: u32,
+        ts: u64,
+        payload: &[u8],
+        kind: StackKind,
+        sink: impl FnOnce(&Record<'_>) -> R,
+    ) -> R {
+        let common = self.catalog.common;
+        let pid = read_int(payload, common.pid, 4, true).map_or(0, |v| v as i32);
+        let ts_start = self.scratch.len();
+        write_ts(&mut self.scratch, ts);
+        let ts_end = self.scratch.len();
+        let flags_start = self.scratch.len();
+        write_flags(
+            &mut self.scratch,
+            common
+                .flags
+                .and_then(|at| payload.get(at))
+                .copied()
+                .unwrap_or(0),
+            common
+                .preempt_count
+                .and_then(|at| payload.get(at))
+                .copied()
+                .unwrap_or(0),
+        );
+        let flags_end = self.scratch.len();
+        self.comms.prepare(pid);
+        let scratch = &self.scratch;
+        let name: &[u8] = match kind {
+            StackKind::Kernel => b"kernel_stack",
+            StackKind::User => b"user_stack",
+        };
+        let record = Record::Event(Event {
+            header: RecordHeader {
+                comm: self.comms.get(pid),
+                pid,
+                tgid: None,
+                cpu,
+                flags: Some(&scratch[flags_start..flags_end]),
+                ts: &scratch[ts_start..ts_end],
+            },
+            group: Some("ftrace"),
+            name: Cow::Borrowed(name),
+            fields: Vec::new(),
+            guessed: false,
+            stack: frames(scratch, &self.frame_spans, StackKind::Kernel),
+            ustack: frames(scratch, &self.frame_spans, StackKind::User),
+        });
+        sink(&record)
+    }
+}
+
+/// The frames of one kind, in order (no allocation when there are none).
+fn frames<'a>(
+    scratch: &'a [u8],
+    spans: &[(StackKind, usize, usize)],
+    kind: StackKind,
+) -> Vec<&'a [u8]> {
+    spans
+        .iter()
+        .filter(|(k, _, _)| *k == kind)
+        .map(|&(_, start, end)| scratch.get(start..end).unwrap_or_default())
+        .collect()
+}
+
+/// Formats a stack record's frames as the text prints them: kernel frames by symbol name
+/// (`0x…` when unknown), user frames as `<%016lx>`; stops at the kernel's end markers.
+fn write_frames(
+    scratch: &mut Vec<u8>,
+    spans: &mut Vec<(StackKind, usize, usize)>,
+    format: &StackFormat,
+    payload: &[u8],
+    ksyms: Option<&KsymIndex>,
+) {
+    let stored = format
+        .count_offset
+        .and_then(|at| read_int(payload, at, 4, false))
+        .map(|n| n as usize);
+    let room = payload.len().saturating_sub(format.caller_offset) / 8;
+    let count = stored.unwrap_or(format.max_frames).min(room);
+    for k in 0..count {
+        let Some(addr) = read_int(payload, format.caller_offset + 8 * k, 8, false) else {
+            break;
+        };
+        let start = scratch.len();
+        match format.kind {
+            StackKind::Kernel => {
+                if addr == u64::MAX {
+                    break;
+                }
+                match ksyms.and_then(|index| index.resolve(KernelAddr(addr))) {
+                    Some(sym) => scratch.extend_from_slice(sym.sym.name.as_bytes()),
+                    None => {
+                        let _ = write!(scratch, "0x{addr:08x}");
+                    }
+                }
+            }
+            StackKind::User => {
+                if addr == 0 || addr == u64::MAX {
+                    break;
+                }
+                let _ = write!(scratch, "<{addr:016x}>");
+            }
+        }
+        spans.push((format.kind, start, scratch.len()));
     }
 }
 
@@ -748,6 +959,54 @@ mod tests {
         out.clear();
         write_flags(&mut out, 0x08 | 0x04, 0x21);
         assert_eq!(out, b".nh12");
+    }
+
+    /// Hand-made stack records (labelled: built here, laid out as the 6.18 formats say).
+    #[test]
+    fn stack_frames_stop_at_the_kernels_markers() {
+        let kernel = StackFormat {
+            id: 4,
+            kind: StackKind::Kernel,
+            count_offset: Some(8),
+            caller_offset: 16,
+            max_frames: 8,
+        };
+        let user = StackFormat {
+            id: 13,
+            kind: StackKind::User,
+            count_offset: None,
+            caller_offset: 16,
+            max_frames: 8,
+        };
+        let mut record = vec![0u8; 16];
+        record[8] = 3; // size: 3 frames, the last one the end marker
+        for addr in [0xffff_ffff_8100_0010u64, 0x1234, u64::MAX] {
+            record.extend_from_slice(&addr.to_le_bytes());
+        }
+        let (mut scratch, mut spans) = (Vec::new(), Vec::new());
+        write_frames(&mut scratch, &mut spans, &kernel, &record, None);
+        assert_eq!(
+            frames(&scratch, &spans, StackKind::Kernel),
+            vec![&b"0xffffffff81000010"[..], b"0x00001234"]
+        );
+        let mut record = vec![0u8; 16];
+        for addr in [0x5564_9046_9189u64, 0, 7] {
+            record.extend_from_slice(&addr.to_le_bytes());
+        }
+        scratch.clear();
+        spans.clear();
+        write_frames(&mut scratch, &mut spans, &user, &record, None);
+        assert_eq!(
+            frames(&scratch, &spans, StackKind::User),
+            vec![&b"<0000556490469189>"[..]]
+        );
+        // A count larger than the record is bounded by the record.
+        let mut record = vec![0u8; 20];
+        record[8] = 200;
+        scratch.clear();
+        spans.clear();
+        write_frames(&mut scratch, &mut spans, &kernel, &record, None);
+        assert!(spans.is_empty());
     }
 
     #[test]

@@ -282,7 +282,10 @@ impl RawCapture {
                 }
             }
             if !drained {
-                capped_at = Some(capped_at.map_or(last_ts, |t| t.min(last_ts)));
+                // Strictly before its last event: the stack records of that one may be
+                // in the next sub-buffer.
+                let before_last = last_ts.saturating_sub(1);
+                capped_at = Some(capped_at.map_or(before_last, |t| t.min(before_last)));
             }
         }
         if !any {
@@ -333,7 +336,27 @@ impl RawCapture {
                 }
                 Held::Event { ts, start, len } => {
                     let payload = reader.pages.get(start..start + len).unwrap_or_default();
-                    decoder.decode(reader.cpu, ts, payload, |record| sink.record(record))?;
+                    // The stack records the kernel wrote right after the event belong to
+                    // it (at most one of each kind).
+                    let mut stacks: [&[u8]; 2] = [&[], &[]];
+                    let mut found = 0;
+                    if !decoder.is_stack(payload) {
+                        while found < stacks.len() {
+                            let Some(&Held::Event { start, len, .. }) = reader.queue.front() else {
+                                break;
+                            };
+                            let next = reader.pages.get(start..start + len).unwrap_or_default();
+                            if !decoder.is_stack(next) {
+                                break;
+                            }
+                            stacks[found] = next;
+                            found += 1;
+                            reader.queue.pop_front();
+                        }
+                    }
+                    decoder.decode(reader.cpu, ts, payload, &stacks[..found], |record| {
+                        sink.record(record)
+                    })?;
                     *events += 1;
                 }
             }

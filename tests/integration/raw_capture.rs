@@ -8,6 +8,7 @@
 //!   read and consumed by the binary reader, so both see exactly the same records. All of
 //!   the JSON must match except the timestamp's precision (raw has nanoseconds; the text
 //!   rounds to microseconds) and the header comm (the text looks it up at read time).
+//!   Kernel and user stacks are on, so their records are compared too.
 //! - `cli_binary_and_text_runs_print_the_same_fields`: the CLI twice, default (binary)
 //!   and `--text`, over the same deterministic program: the same events with the same
 //!   fields, apart from what differs between two processes (pid, addresses, times).
@@ -23,10 +24,12 @@ use tprobe::decode::EventCatalog;
 use tprobe::decode::RawCatalog;
 use tprobe::decode::RawDecoder;
 use tprobe::decode::Record;
+use tprobe::kallsyms::KsymIndex;
 use tprobe::output::RecordFormat;
 use tprobe::stream::RawCapture;
 use tprobe::stream::RawOutput;
 use tprobe::tracefs::Session;
+use tprobe::tracefs::TraceOption;
 use tprobe::tracefs::Tracefs;
 
 use crate::util::Live;
@@ -110,8 +113,13 @@ fn binary_and_text_decode_the_same_live_events() {
     let line = format!("p:{}/{event} {rest}", session.group());
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         session.define(&[line.as_str()]).unwrap();
-        session.enable().unwrap();
         let instance = session.instance().clone();
+        // Stacks too: they are records of their own in the buffers.
+        instance.set_option(TraceOption::Stacktrace, true).unwrap();
+        instance
+            .set_option(TraceOption::Userstacktrace, true)
+            .unwrap();
+        session.enable().unwrap();
         let truth = Target::start(&program, 40, 0).finish(SECS_10);
         assert_eq!(truth.len(), 40);
         let events_dir = instance.events_path();
@@ -133,9 +141,15 @@ fn binary_and_text_decode_the_same_live_events() {
         )
         .unwrap();
         // Then the binary reader consumes them.
+        for stack in ["kernel_stack", "user_stack"] {
+            catalog
+                .load_event("ftrace", &events_dir.join("ftrace").join(stack))
+                .unwrap();
+        }
         let raw_catalog = RawCatalog::new(&catalog, &[]);
         let comms = CommCache::new(Some(live.tracefs.join("saved_cmdlines")));
-        let mut raw_decoder = RawDecoder::new(&raw_catalog, comms);
+        let mut raw_decoder =
+            RawDecoder::new(&raw_catalog, comms).with_kernel_symbols(KsymIndex::load().unwrap());
         let mut capture = RawCapture::for_instance(&instance).unwrap();
         let mut sink = RawOutput::new(Vec::new(), RecordFormat::Json);
         let n = capture.read_to_end(&mut raw_decoder, &mut sink).unwrap();
@@ -167,6 +181,12 @@ fn binary_and_text_decode_the_same_live_events() {
             raw[0]
         );
         assert!(raw[0].contains("\"bad\":null"), "{}", raw[0]);
+        assert!(
+            raw[0].contains("\"stack\":[\"__uprobe_trace_func\""),
+            "{}",
+            raw[0]
+        );
+        assert!(raw[0].contains("\"ustack\":[\"0x0000"), "{}", raw[0]);
     }));
     let report = session.teardown();
     if let Err(panic) = result {
@@ -193,6 +213,10 @@ fn fields_only(run: &crate::util::RunEnd) -> Vec<serde_json::Value> {
             if let Some(fields) = obj.get_mut("fields").and_then(|f| f.as_object_mut()) {
                 fields.remove("__probe_ip");
             }
+            // User frames are addresses of this process (ASLR): keep only how many.
+            if let Some(ustack) = obj.get_mut("ustack") {
+                *ustack = serde_json::json!(ustack.as_array().map_or(0, Vec::len));
+            }
             v
         })
         .collect()
@@ -208,7 +232,7 @@ fn cli_binary_and_text_runs_print_the_same_fields() {
     let spec = typed_spec(&program);
     let mut ends = Vec::new();
     for reader in [None, Some("--text")] {
-        let mut args = vec!["--json", "-n", "12", "-d", "20"];
+        let mut args = vec!["--json", "-n", "12", "-d", "20", "-s", "--ustack"];
         args.extend(reader);
         args.push(&spec);
         let mut run = LiveRun::start(&args, StdoutMode::Collect);
@@ -225,7 +249,10 @@ fn cli_binary_and_text_runs_print_the_same_fields() {
     assert_eq!(binary.stdout.len(), 12, "{:?}", binary.stdout);
     assert_eq!(fields_only(binary), fields_only(text));
     // The binary reader keeps nanoseconds.
-    let ts = binary.json()[0]["ts"].to_string();
+    let ts = binary.stdout[0]
+        .strip_prefix("{\"ts\":")
+        .and_then(|rest| rest.split(',').next())
+        .unwrap();
     assert_eq!(ts.split('.').nth(1).map(str::len), Some(9), "{ts}");
 }
 
