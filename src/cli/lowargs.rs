@@ -54,6 +54,9 @@ pub struct ResolveArgs {
     /// Look libraries and programs up in this process's maps.
     #[arg(short = 'p', long, value_name = "PID")]
     pub pid: Option<u32>,
+    /// The most functions one pattern (`u:libc:str*`) may expand to.
+    #[arg(long, value_name = "N", default_value_t = 128)]
+    pub max_probes: usize,
     #[command(flatten)]
     pub tracefs: TracefsArgs,
 }
@@ -112,7 +115,8 @@ pub struct TraceArgs {
     /// Write events to this file instead of standard output.
     #[arg(short = 'o', long = "output", value_name = "FILE")]
     pub output: Option<PathBuf>,
-    /// The most kernel symbols one pattern (`p:vfs_*`) may expand to.
+    /// The most kernel symbols or user functions one pattern (`p:vfs_*`, `u:libc:str*`)
+    /// may expand to (one event with that many probe points).
     #[arg(long, value_name = "N", default_value_t = 128)]
     pub max_probes: usize,
     /// Print the exact definitions tprobe would write, and exit without touching tracefs.

@@ -53,7 +53,7 @@ fn resolve_into(args: &ResolveArgs, out: &mut String) -> Result<(), CliError> {
     let spec_text = as_spec(&args.target);
     let ref_ctr = spec_text.starts_with("usdt:") && kernel_takes_ref_ctr(&args.tracefs);
     let pid = args.pid;
-    let expanded = expand_user_spec(&spec_text, pid, ref_ctr)?;
+    let expanded = expand_user_spec(&spec_text, pid, ref_ctr, args.max_probes)?;
     let group = SessionName::next_for_this_process()?.to_string();
     for one in expanded {
         resolve_one(&one, &group, out)?;

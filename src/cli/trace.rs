@@ -99,7 +99,8 @@ fn plan(args: &TraceArgs, group: &str) -> Result<TracePlan, CliError> {
     for raw in &args.specs {
         let (spec_text, filter) = split_filter(raw);
         // Library names and USDT probes become paths and offsets before parsing.
-        for expanded in expand_user_spec(spec_text, args.pid.first().copied(), ref_ctr)? {
+        let pid = args.pid.first().copied();
+        for expanded in expand_user_spec(spec_text, pid, ref_ctr, args.max_probes)? {
             match ProbeSpec::parse(&expanded.text) {
                 Ok(spec) => {
                     specs.push(spec);

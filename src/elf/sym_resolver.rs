@@ -96,6 +96,18 @@ pub enum ElfError {
         /// The sonames it matched.
         candidates: Vec<String>,
     },
+    /// A function pattern matches more functions than allowed.
+    #[error("`{pattern}` matches {count} functions in {}, more than {max} (the flag is --max-probes N; or narrow the pattern)", path.display())]
+    TooManyMatches {
+        /// The pattern.
+        pattern: String,
+        /// The file.
+        path: PathBuf,
+        /// How many it matched.
+        count: usize,
+        /// The cap.
+        max: usize,
+    },
     /// A USDT probe that is not in the file.
     #[error("no USDT probe `{provider}:{name}` in {}{} (hint: `tprobe list usdt {}` lists them)", path.display(), if available.is_empty() { String::new() } else { format!("; it has {}", available.join(", ")) }, path.display())]
     NoUsdt {
@@ -284,6 +296,10 @@ fn dynamic_versions(file: &object::File<'_>) -> Vec<Option<String>> {
 }
 
 fn push_functions(file: &object::File<'_>, out: &mut Vec<FuncSymbol>) {
+    let mut seen: std::collections::HashSet<(u64, String)> = out
+        .iter()
+        .map(|f| (f.address, f.plain_name().to_owned()))
+        .collect();
     let versions = dynamic_versions(file);
     let dynamic = file.dynamic_symbols().map(|s| {
         let suffix = versions.get(s.index().0).cloned().flatten();
@@ -306,10 +322,9 @@ fn push_functions(file: &object::File<'_>, out: &mut Vec<FuncSymbol>) {
             SymbolFlags::Elf { st_info, .. } if st_info & 0xf == STT_GNU_IFUNC => FuncKind::Ifunc,
             _ => FuncKind::Function,
         };
-        if out.iter().any(|f| {
-            f.address == sym.address()
-                && f.plain_name() == raw_name.split('@').next().unwrap_or(raw_name)
-        }) {
+        // The same function in .symtab and .dynsym (or twice in one) is listed once.
+        let plain = raw_name.split('@').next().unwrap_or(raw_name);
+        if !seen.insert((sym.address(), plain.to_owned())) {
             continue;
         }
         out.push(FuncSymbol {

@@ -63,6 +63,7 @@ pub fn expand_user_spec(
     raw: &str,
     pid: Option<u32>,
     ref_ctr: bool,
+    max_probes: usize,
 ) -> Result<Vec<ExpandedSpec>, ElfError> {
     let trimmed = raw.trim_start();
     let (first, rest) = match trimmed.find(char::is_whitespace) {
@@ -101,6 +102,9 @@ pub fn expand_user_spec(
     let path = found
         .as_ref()
         .map_or_else(|| PathBuf::from(target), |f| f.path.clone());
+    if is_glob(location) {
+        return expand_glob(prefix, &path, location, rest, found.as_ref(), max_probes);
+    }
     let location = if needs_elf {
         name_for_spec(&path, location)?
     } else {
@@ -111,6 +115,80 @@ pub fn expand_user_spec(
         binary: found,
         usdt: None,
     }])
+}
+
+/// A function pattern (`str*`, `mem?py`): the location has a wildcard.
+fn is_glob(location: &str) -> bool {
+    location.contains(['*', '?', '['])
+}
+
+/// `u:PATH:GLOB [ARGS]`: every matching function (each file offset once), as probe
+/// points of ONE event: the kernel's cost of enabling and disabling follows events, not
+/// probe points (kernel-notes.md §7). The kernel prints each hit's address.
+fn expand_glob(
+    prefix: &str,
+    path: &Path,
+    pattern: &str,
+    rest: &str,
+    found: Option<&FoundBinary>,
+    max_probes: usize,
+) -> Result<Vec<ExpandedSpec>, ElfError> {
+    let glob = crate::kallsyms::glob::Glob::new(pattern).map_err(|why| ElfError::NoSymbol {
+        path: path.to_owned(),
+        name: format!("{pattern} (bad pattern: {why})"),
+        suggestions: Vec::new(),
+    })?;
+    let info = ElfInfo::read(path, &[PathBuf::from(DEBUG_ROOT)])?;
+    let mut offsets: Vec<(u64, &str)> = info
+        .functions
+        .iter()
+        .filter(|f| {
+            glob.is_match(f.plain_name())
+                || f.demangled.as_deref().is_some_and(|d| glob.is_match(d))
+        })
+        .filter_map(|f| Some((info.file_offset(f.address)?.0, f.plain_name())))
+        .collect();
+    offsets.sort_unstable();
+    offsets.dedup_by_key(|(offset, _)| *offset);
+    if offsets.is_empty() {
+        return Err(ElfError::NoSymbol {
+            path: path.to_owned(),
+            name: pattern.to_owned(),
+            suggestions: Vec::new(),
+        });
+    }
+    if offsets.len() > max_probes {
+        return Err(ElfError::TooManyMatches {
+            pattern: pattern.to_owned(),
+            path: path.to_owned(),
+            count: offsets.len(),
+            max: max_probes,
+        });
+    }
+    let kind = if prefix.starts_with("ur") || prefix.starts_with("uret") {
+        ("r", "ur")
+    } else {
+        ("p", "u")
+    };
+    let base = path
+        .file_name()
+        .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+    // `u_libc_so_6_alloc` for `*alloc`: wildcards become one `_` at most.
+    let mut event = String::new();
+    for c in event_name(kind.1, &format!("{base}_{pattern}")).chars() {
+        if !(c == '_' && event.ends_with('_')) {
+            event.push(c);
+        }
+    }
+    let event = event.trim_end_matches('_').to_owned();
+    Ok(offsets
+        .into_iter()
+        .map(|(offset, _)| ExpandedSpec {
+            text: format!("{}:{event} {}:0x{offset:x}{rest}", kind.0, path.display()),
+            binary: found.cloned(),
+            usdt: None,
+        })
+        .collect())
 }
 
 /// `PATH:LOCATION` split where the spec grammar splits (the last `:`), except that a
@@ -327,7 +405,7 @@ mod tests {
 
     #[test]
     fn library_names_become_paths() {
-        let out = expand_user_spec("u:libc:malloc size=%di:u64", None, true).unwrap();
+        let out = expand_user_spec("u:libc:malloc size=%di:u64", None, true, 128).unwrap();
         assert_eq!(out.len(), 1);
         assert!(out[0].text.starts_with("u:/"), "{}", out[0].text);
         assert!(
@@ -335,13 +413,36 @@ mod tests {
             "{}",
             out[0].text
         );
-        let same = expand_user_spec("p:vfs_read", None, true).unwrap();
+        let same = expand_user_spec("p:vfs_read", None, true, 128).unwrap();
         assert_eq!(same[0].text, "p:vfs_read");
-        let path = expand_user_spec("ur:/bin/sh:main", None, true).unwrap();
+        let path = expand_user_spec("ur:/bin/sh:main", None, true, 128).unwrap();
         assert_eq!(path[0].text, "ur:/bin/sh:main");
         assert!(matches!(
-            expand_user_spec("u:libnot_here_at_all:f", None, true),
+            expand_user_spec("u:libnot_here_at_all:f", None, true, 128),
             Err(ElfError::MissingLibrary { .. })
+        ));
+    }
+
+    #[test]
+    fn globs_become_probe_points_of_one_event() {
+        let out = expand_user_spec("ur:libc:*alloc $retval", None, true, 128).unwrap();
+        assert!(out.len() >= 4, "{out:?}");
+        let event = out[0].text.split(' ').next().unwrap().to_owned();
+        assert_eq!(event, "r:ur_libc_so_6_alloc");
+        for one in &out {
+            assert!(one.text.starts_with(&format!("{event} /")), "{}", one.text);
+            assert!(one.text.ends_with(" $retval"), "{}", one.text);
+        }
+        let mut offsets: Vec<&str> = out.iter().map(|o| o.text.as_str()).collect();
+        offsets.dedup();
+        assert_eq!(offsets.len(), out.len());
+        assert!(matches!(
+            expand_user_spec("u:libc:str*", None, true, 2),
+            Err(ElfError::TooManyMatches { max: 2, .. })
+        ));
+        assert!(matches!(
+            expand_user_spec("u:libc:zzz_nothing*", None, true, 2),
+            Err(ElfError::NoSymbol { .. })
         ));
     }
 

@@ -474,3 +474,52 @@ fn usdt_probe_fires_with_semaphore_and_args() {
         "semaphore left bumped"
     );
 }
+
+/// `u:PATH:GLOB` places one event with a probe point per matching function, and it fires
+/// (cap: --max-probes).
+#[test]
+fn user_wildcard_is_one_event_with_many_points() {
+    let Some(live) = Live::get("user_wildcard_is_one_event_with_many_points") else {
+        return;
+    };
+    let Some(b) = bins("user_wildcard_is_one_event_with_many_points") else {
+        return;
+    };
+    // malloc, calloc, realloc, valloc, pvalloc…: many functions, one event.
+    let spec = "u:libc:*alloc".to_owned();
+    let out = TprobeCmd::new().args(["--dry-run", &spec]).status(0);
+    let lines = String::from_utf8_lossy(&out.stdout).into_owned();
+    let events: std::collections::BTreeSet<&str> = lines
+        .lines()
+        .map(|l| l.split(' ').next().unwrap())
+        .collect();
+    assert_eq!(events.len(), 1, "{lines}");
+    assert!(lines.lines().count() >= 4, "{lines}");
+    let offsets: std::collections::BTreeSet<&str> = lines
+        .lines()
+        .map(|l| l.split(' ').nth(1).unwrap())
+        .collect();
+    assert_eq!(
+        offsets.len(),
+        lines.lines().count(),
+        "each offset once: {lines}"
+    );
+    let too_many = TprobeCmd::new()
+        .args([
+            "--dry-run",
+            "--max-probes",
+            "1",
+            &format!("u:{}:*", b.pie.display()),
+        ])
+        .output();
+    assert_eq!(too_many.status.code(), Some(3), "{too_many:?}");
+    assert!(String::from_utf8_lossy(&too_many.stderr).contains("--max-probes"));
+    let target = Target::background(&b.pie, 3000, 5000);
+    let pid = target.pid().to_string();
+    let events = live_events(live, &["-n", "2", "-p", &pid], &spec);
+    assert_eq!(events.len(), 2, "{events:?}");
+    assert!(
+        events.iter().all(|e| e["event"] == "u_libc_so_6_alloc"),
+        "{events:?}"
+    );
+}
