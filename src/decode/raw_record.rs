@@ -31,6 +31,9 @@ use crate::parse::Value;
 use crate::parse::ValueKind;
 use crate::spec::KernelAddr;
 
+/// Addresses from here up are the kernel's (x86-64 and arm64 with 48-bit VAs).
+const KERNEL_SPACE: u64 = 0xffff_8000_0000_0000;
+
 /// Shown for a pid `saved_cmdlines` does not know, as the kernel prints it.
 const UNKNOWN_COMM: &[u8] = b"<...>";
 
@@ -406,6 +409,8 @@ pub struct RawDecoder<'c> {
     spare_fields: Vec<Field<'static>>,
     /// Kernel stack frames are named from this (as the kernel prints them); hex without.
     ksyms: Option<KsymIndex>,
+    /// Whether `/proc/kallsyms` was loaded (or tried) for a kernel probe's address column.
+    ksyms_tried: bool,
     /// Where each stack frame of the record being decoded lies in `scratch`.
     frame_spans: Vec<(StackKind, usize, usize)>,
 }
@@ -420,6 +425,7 @@ impl<'c> RawDecoder<'c> {
             pre: Vec::with_capacity(64),
             spare_fields: Vec::with_capacity(32),
             ksyms: None,
+            ksyms_tried: false,
             frame_spans: Vec::new(),
         }
     }
@@ -427,7 +433,23 @@ impl<'c> RawDecoder<'c> {
     /// Names kernel stack frames by `index` (`/proc/kallsyms`).
     pub fn with_kernel_symbols(mut self, index: KsymIndex) -> Self {
         self.ksyms = Some(index);
+        self.ksyms_tried = true;
         self
+    }
+
+    /// Loads `/proc/kallsyms` the first time a probe's address column holds a kernel
+    /// address (a kprobe's), so it prints as the text path prints it.
+    fn load_ksyms_for(&mut self, plan: &RawPlan<'_>, payload: &[u8]) {
+        let kernel = plan
+            .fields
+            .iter()
+            .filter(|f| f.probe_column)
+            .filter_map(|f| read_int(payload, f.offset, 8, false))
+            .any(|addr| addr >= KERNEL_SPACE);
+        if kernel {
+            self.ksyms_tried = true;
+            self.ksyms = KsymIndex::load().ok();
+        }
     }
 
     /// Whether `payload` is a stack record (which belongs to the event before it).
@@ -507,8 +529,17 @@ impl<'c> RawDecoder<'c> {
                 .unwrap_or(0),
         );
         let flags_end = self.scratch.len();
+        if !self.ksyms_tried && plan.fields.iter().any(|f| f.probe_column) {
+            self.load_ksyms_for(plan, payload);
+        }
         for field in &plan.fields {
-            pre_field(&mut self.pre, &mut self.scratch, field, payload);
+            pre_field(
+                &mut self.pre,
+                &mut self.scratch,
+                field,
+                payload,
+                self.ksyms.as_ref(),
+            );
         }
         if plan.comm_field.is_none() {
             self.comms.prepare(pid);
@@ -743,7 +774,13 @@ fn to_value<'a>(pre: Pre, payload: &'a [u8], scratch: &'a [u8]) -> Value<'a> {
 
 /// Reads one field's values into `pre`, formatting what the kernel would print into
 /// `scratch`.
-fn pre_field(pre: &mut Vec<Pre>, scratch: &mut Vec<u8>, field: &PlannedField<'_>, payload: &[u8]) {
+fn pre_field(
+    pre: &mut Vec<Pre>,
+    scratch: &mut Vec<u8>,
+    field: &PlannedField<'_>,
+    payload: &[u8],
+    ksyms: Option<&KsymIndex>,
+) {
     let in_array = |pre: &mut Vec<Pre>, count: usize| {
         if field.is_array {
             pre.push(Pre::ArrayOf(count));
@@ -794,7 +831,7 @@ fn pre_field(pre: &mut Vec<Pre>, scratch: &mut Vec<u8>, field: &PlannedField<'_>
                     pre.push(Pre::Fault);
                     continue;
                 };
-                pre.push(int_value(field, v, elem, scratch));
+                pre.push(int_value(field, v, elem, scratch, ksyms));
             }
         }
     }
@@ -824,23 +861,48 @@ fn string_value(
 }
 
 /// An integer as the template prints it.
-fn int_value(field: &PlannedField<'_>, raw: u64, elem: usize, scratch: &mut Vec<u8>) -> Pre {
+fn int_value(
+    field: &PlannedField<'_>,
+    raw: u64,
+    elem: usize,
+    scratch: &mut Vec<u8>,
+    ksyms: Option<&KsymIndex>,
+) -> Pre {
     let hex = |scratch: &mut Vec<u8>, kind: ValueKind| {
         let from = scratch.len();
         let _ = write!(scratch, "0x{:x}", raw & mask(elem));
         Pre::Scratch(from, scratch.len(), kind)
+    };
+    // A kernel address as the kernel prints a kprobe's address column and `%pS`:
+    // `sym+0x0/0x20 [module]`; hex when it has no symbol or no index is loaded.
+    let symbol = |scratch: &mut Vec<u8>, kind: ValueKind| {
+        let resolved = ksyms
+            .filter(|_| raw >= KERNEL_SPACE)
+            .and_then(|index| index.resolve(KernelAddr(raw)));
+        match resolved {
+            // A return probe's function is printed by name alone (`%ps`).
+            Some(sym) if field.name == b"__probe_func" => {
+                let from = scratch.len();
+                scratch.extend_from_slice(sym.sym.name.as_bytes());
+                Pre::Scratch(from, scratch.len(), kind)
+            }
+            Some(sym) => {
+                let from = scratch.len();
+                let _ = write!(scratch, "{sym}");
+                Pre::Scratch(from, scratch.len(), kind)
+            }
+            None => hex(scratch, kind),
+        }
     };
     match field.kind {
         ValueKind::Signed => Pre::Signed(raw as i64),
         ValueKind::Unsigned => Pre::Unsigned(raw & mask(elem)),
         ValueKind::Hex => hex(scratch, ValueKind::Hex),
         ValueKind::Char | ValueKind::QuotedChar => Pre::Char(raw as u8),
-        // Without a symbolizer a kernel address is shown in hex (the text path shows
-        // `sym+0x0/0x10` for kprobe address columns).
-        ValueKind::Symbol => hex(scratch, ValueKind::Symbol),
-        ValueKind::Text if field.probe_column => hex(scratch, ValueKind::Text),
-        ValueKind::Text => hex(scratch, ValueKind::Text),
-        ValueKind::Str | ValueKind::QuotedStr => hex(scratch, ValueKind::Text),
+        ValueKind::Symbol => symbol(scratch, ValueKind::Symbol),
+        // A uprobe prints its address column in hex, a kprobe as a symbol.
+        ValueKind::Text if field.probe_column => symbol(scratch, ValueKind::Text),
+        ValueKind::Text | ValueKind::Str | ValueKind::QuotedStr => hex(scratch, ValueKind::Text),
     }
 }
 
@@ -1007,6 +1069,45 @@ mod tests {
         spans.clear();
         write_frames(&mut scratch, &mut spans, &kernel, &record, None);
         assert!(spans.is_empty());
+    }
+
+    /// A kprobe's address columns print as the kernel prints them: `sym+off/size` for the
+    /// probed address, the name alone for a return probe's function (hand-made values,
+    /// symbols from the 6.18 kallsyms sample).
+    #[test]
+    fn kernel_address_columns_are_named() {
+        let text = include_bytes!("../kallsyms/testdata/kallsyms");
+        let index = KsymIndex::load_from_reader(&text[..]).unwrap();
+        let column = |name: &'static str| PlannedField {
+            name: name.as_bytes(),
+            kind: ValueKind::Text,
+            is_array: false,
+            probe_column: true,
+            offset: 8,
+            size: 8,
+            layout: Layout::Ints { elem: 8, count: 1 },
+        };
+        let mut scratch = Vec::new();
+        let shown = |pre: Pre, scratch: &[u8]| match pre {
+            Pre::Scratch(a, b, _) => String::from_utf8(scratch[a..b].to_vec()).unwrap(),
+            other => panic!("{other:?}"),
+        };
+        let addr = 0xffff_ffff_8120_7617;
+        let pre = int_value(&column("__probe_ip"), addr, 8, &mut scratch, Some(&index));
+        assert!(shown(pre, &scratch).starts_with("do_exit.cold+0x0/0x"));
+        let pre = int_value(&column("__probe_func"), addr, 8, &mut scratch, Some(&index));
+        assert_eq!(shown(pre, &scratch), "do_exit.cold");
+        // A uprobe's (user) address, or no index: hex.
+        let pre = int_value(
+            &column("__probe_ip"),
+            0x55d0_1234,
+            8,
+            &mut scratch,
+            Some(&index),
+        );
+        assert_eq!(shown(pre, &scratch), "0x55d01234");
+        let pre = int_value(&column("__probe_ip"), addr, 8, &mut scratch, None);
+        assert_eq!(shown(pre, &scratch), "0xffffffff81207617");
     }
 
     #[test]
