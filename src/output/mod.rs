@@ -7,6 +7,7 @@ mod text;
 
 pub use json_lines::JsonLines;
 pub use text::Text;
+pub(crate) use text::write_value;
 
 use std::io;
 

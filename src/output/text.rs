@@ -87,7 +87,7 @@ fn write_event(out: &mut impl Write, event: &Event<'_>) -> io::Result<()> {
     Ok(())
 }
 
-fn write_value(out: &mut impl Write, value: &Value<'_>) -> io::Result<()> {
+pub(crate) fn write_value(out: &mut impl Write, value: &Value<'_>) -> io::Result<()> {
     match value {
         Value::Signed(v) => write!(out, "{v}"),
         Value::Unsigned(v) => write!(out, "{v}"),
