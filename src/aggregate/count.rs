@@ -61,7 +61,9 @@ pub fn render_table(rows: &[(String, String, u64)], key_title: Option<&str>) -> 
     }
     for (event, key, n) in rows {
         match key_title {
-            Some(_) => out.push_str(&format!("{event:<event_width$}  {key:<key_width$}  {n:>10}\n")),
+            Some(_) => out.push_str(&format!(
+                "{event:<event_width$}  {key:<key_width$}  {n:>10}\n"
+            )),
             None => out.push_str(&format!("{event:<event_width$}  {n:>10}\n")),
         }
     }
@@ -88,7 +90,14 @@ mod tests {
     #[test]
     fn counts_sort_largest_first() {
         let mut c = Counter::new();
-        for (e, k) in [("a", "x"), ("b", "y"), ("a", "x"), ("a", "z"), ("b", "y"), ("b", "y")] {
+        for (e, k) in [
+            ("a", "x"),
+            ("b", "y"),
+            ("a", "x"),
+            ("a", "z"),
+            ("b", "y"),
+            ("b", "y"),
+        ] {
             c.add(e, k);
         }
         let rows = c.take_sorted();
@@ -103,8 +112,17 @@ mod tests {
         assert!(c.take_sorted().is_empty());
         let table = render_table(&rows, Some("COMM"));
         assert_eq!(table.lines().count(), 4);
-        assert!(table.lines().nth(1).unwrap().ends_with("         3"), "{table}");
-        assert_eq!(json_rows(&rows[..1], true)[0], json!({"event":"b","key":"y","count":3}));
-        assert_eq!(json_rows(&rows[..1], false)[0], json!({"event":"b","count":3}));
+        assert!(
+            table.lines().nth(1).unwrap().ends_with("         3"),
+            "{table}"
+        );
+        assert_eq!(
+            json_rows(&rows[..1], true)[0],
+            json!({"event":"b","key":"y","count":3})
+        );
+        assert_eq!(
+            json_rows(&rows[..1], false)[0],
+            json!({"event":"b","count":3})
+        );
     }
 }

@@ -115,13 +115,7 @@ impl Log2Histogram {
             return out;
         };
         let max = self.buckets.iter().copied().max().unwrap_or(1).max(1);
-        let _ = writeln!(
-            out,
-            "{:>20} : {:<8} {}",
-            unit.title(),
-            "count",
-            "distribution"
-        );
+        let _ = writeln!(out, "{:>20} : {:<8} distribution", unit.title(), "count");
         for index in first..=last {
             let (low, high) = Self::bounds(index);
             let count = self.bucket(index);
@@ -170,7 +164,10 @@ mod tests {
         assert_eq!(Log2Histogram::bucket_of(u64::MAX), 64);
         for value in [0, 1, 2, 3, 7, 8, 1000, 4096, u64::MAX / 3, u64::MAX] {
             let (low, high) = Log2Histogram::bounds(Log2Histogram::bucket_of(value));
-            assert!(low <= value && value <= high, "{value} not in {low}..={high}");
+            assert!(
+                low <= value && value <= high,
+                "{value} not in {low}..={high}"
+            );
         }
     }
 
@@ -185,9 +182,18 @@ mod tests {
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines[0].trim_start(), "msecs : count    distribution");
         assert_eq!(lines.len(), 1 + 5, "{text}");
-        assert!(lines[1].contains("1 -> 1") && lines[1].contains(": 1 "), "{text}");
-        assert!(lines[3].contains("4 -> 7") && lines[3].contains(": 3 "), "{text}");
-        assert!(lines[3].contains(&format!("|{}|", "*".repeat(40))), "{text}");
+        assert!(
+            lines[1].contains("1 -> 1") && lines[1].contains(": 1 "),
+            "{text}"
+        );
+        assert!(
+            lines[3].contains("4 -> 7") && lines[3].contains(": 3 "),
+            "{text}"
+        );
+        assert!(
+            lines[3].contains(&format!("|{}|", "*".repeat(40))),
+            "{text}"
+        );
         assert!(lines[5].contains("16 -> 31"), "{text}");
         assert_eq!(
             h.json_buckets(),

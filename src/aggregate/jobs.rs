@@ -150,7 +150,8 @@ impl CountJob {
         }
         if let Record::Event(event) = record {
             let key = self.by.key(event);
-            self.counter.add(&String::from_utf8_lossy(&event.name), &key);
+            self.counter
+                .add(&String::from_utf8_lossy(&event.name), &key);
         }
     }
 }

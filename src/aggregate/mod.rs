@@ -2,8 +2,8 @@
 //! latency histograms from entry/return pairs, and counts per probe and key.
 
 pub mod count;
-pub mod jobs;
 pub mod histogram;
+pub mod jobs;
 pub mod latency;
 pub mod timestamp;
 

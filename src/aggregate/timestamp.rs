@@ -39,7 +39,15 @@ mod tests {
         assert_eq!(ts_nanos(b"147.606363123"), Some(147_606_363_123));
         assert_eq!(ts_nanos(b"0.000001"), Some(1_000));
         assert_eq!(ts_nanos(b"204"), Some(204));
-        for bad in [&b""[..], b".", b"1.", b"1.2.3", b"-1.0", b"1.0000000001", b"x"] {
+        for bad in [
+            &b""[..],
+            b".",
+            b"1.",
+            b"1.2.3",
+            b"-1.0",
+            b"1.0000000001",
+            b"x",
+        ] {
             assert_eq!(ts_nanos(bad), None, "{:?}", String::from_utf8_lossy(bad));
         }
         assert_eq!(ts_nanos(b"99999999999999999999"), None);

@@ -42,6 +42,89 @@ pub enum Command {
         after_help = "Examples:\n  tprobe resolve u:libc:malloc\n  tprobe resolve vfs_read\n  tprobe resolve usdt:./app:myapp:request\n  tprobe resolve -p 1234 u:libssl:SSL_write"
     )]
     Resolve(ResolveArgs),
+    /// Histogram of a function's durations, from an entry and a return probe paired per
+    /// thread in user space (like bcc's funclatency, without BPF).
+    #[command(
+        after_help = "Examples:\n  tprobe latency vfs_read\n  tprobe latency -u ms -i 5 u:/usr/bin/bash:readline\n  tprobe latency --by comm u:libc:malloc\n  tprobe latency --by '$arg3' --json -d 10 vfs_read"
+    )]
+    Latency(LatencyArgs),
+    /// Count events per probe, and per comm, pid or field with --by (like perf-tools'
+    /// funccount).
+    #[command(
+        after_help = "Examples:\n  tprobe count 'p:vfs_*'\n  tprobe count -i 1 --by comm u:libc:malloc\n  tprobe count --by size 'u:libc:malloc size=%di:u64'"
+    )]
+    Count(CountArgs),
+}
+
+/// How durations are shown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LatencyUnit {
+    /// Nanoseconds.
+    Ns,
+    /// Microseconds.
+    Us,
+    /// Milliseconds.
+    Ms,
+}
+
+/// Options `tprobe latency` and `tprobe count` share with `tprobe trace`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct AggregateArgs {
+    /// Print (and reset) the result every this many seconds, as well as at the end.
+    #[arg(short = 'i', long = "interval", value_name = "SECONDS")]
+    pub interval: Option<f64>,
+    /// Split by `comm`, `pid`, or (latency) a fetch-arg taken at entry such as `$arg1` or
+    /// `%di:u32`, or (count) a field name of the probe.
+    #[arg(long, value_name = "KEY")]
+    pub by: Option<String>,
+    /// JSON Lines instead of tables.
+    #[arg(long)]
+    pub json: bool,
+    /// Only events of this process (and its children).
+    #[arg(short = 'p', long, value_name = "PID")]
+    pub pid: Vec<u32>,
+    /// Stop after this many seconds.
+    #[arg(short = 'd', long = "duration", value_name = "SECONDS")]
+    pub duration: Option<f64>,
+    /// Per-CPU buffer size of tprobe's private instance, in KiB.
+    #[arg(short = 'b', long = "buffer-kb", value_name = "KB")]
+    pub buffer_kb: Option<u32>,
+    /// Read the text `trace_pipe` instead of the binary per-CPU buffers.
+    #[arg(long)]
+    pub text: bool,
+    /// The most functions one pattern may expand to.
+    #[arg(long, value_name = "N", default_value_t = 128)]
+    pub max_probes: usize,
+    #[command(flatten)]
+    pub tracefs: TracefsArgs,
+}
+
+/// `tprobe latency` flags.
+#[derive(Debug, Clone, clap::Args)]
+pub struct LatencyArgs {
+    /// The function: a kernel function (`vfs_read`, `ext4:ext4_file_open`) or
+    /// `u:PATH_OR_LIB:FUNC` for user space.
+    #[arg(value_name = "TARGET")]
+    pub target: String,
+    /// The unit of the histogram.
+    #[arg(short = 'u', long, value_enum, default_value_t = LatencyUnit::Us)]
+    pub unit: LatencyUnit,
+    /// Concurrent calls a kernel return probe can follow (kretprobe maxactive); returns
+    /// beyond it are missed and counted.
+    #[arg(long, value_name = "N")]
+    pub maxactive: Option<u32>,
+    #[command(flatten)]
+    pub common: AggregateArgs,
+}
+
+/// `tprobe count` flags.
+#[derive(Debug, Clone, clap::Args)]
+pub struct CountArgs {
+    /// Probe specs, as for `tprobe trace`; patterns welcome (`p:vfs_*`, `u:libc:str*`).
+    #[arg(value_name = "SPEC", required = true)]
+    pub specs: Vec<String>,
+    #[command(flatten)]
+    pub common: AggregateArgs,
 }
 
 /// `tprobe resolve` flags.
@@ -192,7 +275,9 @@ fn parse_list_what(text: &str) -> Result<ListWhat, String> {
 /// The first argument names a command; anything else (a spec, a flag of `trace`) means
 /// `trace`: `tprobe SPEC…` is `tprobe trace SPEC…`.
 pub(crate) fn with_default_command(mut args: Vec<std::ffi::OsString>) -> Vec<std::ffi::OsString> {
-    const COMMANDS: [&str; 6] = ["replay", "trace", "clean", "list", "resolve", "help"];
+    const COMMANDS: [&str; 8] = [
+        "replay", "trace", "clean", "list", "resolve", "latency", "count", "help",
+    ];
     const TOP_LEVEL_FLAGS: [&str; 4] = ["-h", "--help", "-V", "--version"];
     if let Some(first) = args.get(1).and_then(|a| a.to_str()) {
         if !COMMANDS.contains(&first) && !TOP_LEVEL_FLAGS.contains(&first) {

@@ -2,6 +2,7 @@
 //! and the one place that turns errors into messages and exit codes.
 //! Not part of the library's API.
 
+mod aggregate;
 mod clean;
 mod error;
 mod exit_code;
@@ -46,6 +47,8 @@ pub fn main_impl(args: impl IntoIterator<Item = OsString>) -> i32 {
         Command::Clean(args) => clean::run(&args),
         Command::List(args) => list::run(&args),
         Command::Resolve(args) => resolve::run(&args),
+        Command::Latency(args) => aggregate::run_latency(&args),
+        Command::Count(args) => aggregate::run_count(&args),
     };
     match result {
         Ok(code) => code,

@@ -1,6 +1,7 @@
 //! Integration tests: they drive the `tprobe` binary (replay, errors, output formats) and
 //! the library's decoder (property round trip, real fixtures against their ground truth).
 
+mod aggregate_cli;
 mod elf_targets;
 mod fixtures;
 mod fuzz_regressions;

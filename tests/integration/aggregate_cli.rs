@@ -1,0 +1,173 @@
+//! `tprobe latency` and `tprobe count`, live on this host's uprobes, against the ground
+//! truth of `tests/data/latency_target.c` (it prints how long each call took by its own
+//! clock).
+
+use std::io::Write;
+use std::path::Path;
+use std::path::PathBuf;
+use std::process::Command;
+use std::process::Stdio;
+use std::time::Duration;
+
+use crate::util::repo_root;
+use crate::util::Live;
+use crate::util::LiveRun;
+use crate::util::StdoutMode;
+use crate::util::TempDir;
+
+const SECS_10: Duration = Duration::from_secs(10);
+
+/// `tests/data/latency_target.c` compiled into `dir`.
+fn latency_program(dir: &TempDir) -> PathBuf {
+    let program = dir.path().join("lat_t");
+    let out = Command::new("gcc")
+        .args(["-O1", "-o"])
+        .arg(&program)
+        .arg(repo_root().join("tests/data/latency_target.c"))
+        .output()
+        .expect("gcc runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    program
+}
+
+/// Runs the program with `sleeps` (ms) once tprobe is armed; returns (ms, ns) per call.
+fn run_program(program: &Path, sleeps: &[u32]) -> Vec<(u32, u64)> {
+    let mut child = Command::new(program)
+        .args(sleeps.iter().map(u32::to_string))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("the test program starts");
+    child.stdin.take().unwrap().write_all(b"go\n").unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|line| {
+            let (ms, ns) = line.split_once(' ').unwrap();
+            (ms.parse().unwrap(), ns.parse().unwrap())
+        })
+        .collect()
+}
+
+/// Ends an armed run with SIGTERM after the program's events had time to arrive.
+fn stop(mut run: LiveRun, live: &Live) -> crate::util::RunEnd {
+    std::thread::sleep(Duration::from_millis(300));
+    run.signal(libc::SIGTERM);
+    let end = run.wait(SECS_10);
+    assert_eq!(end.code(), 128 + libc::SIGTERM, "{end:?}");
+    let left = live.leftovers(&run.prefix);
+    assert!(left.is_empty(), "tracefs still holds {left:?}");
+    end
+}
+
+/// The must-show run: a function that sleeps 1, 4 and 16 ms lands in the 1, 4..7 and
+/// 16..31 ms buckets, as the program's own clock says each call should.
+#[test]
+fn latency_puts_known_sleeps_in_their_buckets() {
+    let Some(live) = Live::get("latency_puts_known_sleeps_in_their_buckets") else {
+        return;
+    };
+    let dir = TempDir::new("lat");
+    let program = latency_program(&dir);
+    let spec = format!("u:{}:sleeper", program.display());
+    let mut run = LiveRun::start(
+        ["latency", "-u", "ms", "--json", "-d", "30", &spec],
+        StdoutMode::Collect,
+    );
+    run.wait_armed(live, SECS_10);
+    let truth = run_program(&program, &[1, 4, 16, 1, 4, 16, 16]);
+    let end = stop(run, live);
+    let objects = end.json();
+    let histogram = objects
+        .iter()
+        .find(|o| o.get("buckets").is_some())
+        .unwrap_or_else(|| panic!("no histogram in {:?}", end.stdout));
+    assert_eq!(histogram["unit"], "ms");
+    assert_eq!(histogram["count"], truth.len());
+    // Each call's bucket by the program's clock (ms, rounded down as tprobe bins).
+    let mut expected = std::collections::BTreeMap::<u64, u64>::new();
+    for (_, ns) in &truth {
+        let ms = ns / 1_000_000;
+        let low = if ms == 0 { 0 } else { 1 << ms.ilog2() };
+        *expected.entry(low).or_default() += 1;
+    }
+    let got: std::collections::BTreeMap<u64, u64> = histogram["buckets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| (b["low"].as_u64().unwrap(), b["count"].as_u64().unwrap()))
+        .collect();
+    assert_eq!(got, expected, "truth {truth:?}");
+    assert_eq!(got.get(&1), Some(&2), "two 1 ms sleeps: {got:?}");
+    assert_eq!(got.get(&4), Some(&2), "two 4 ms sleeps: {got:?}");
+    assert_eq!(got.get(&16), Some(&3), "three 16 ms sleeps: {got:?}");
+    let unpaired = objects
+        .iter()
+        .find(|o| o.get("unpaired").is_some())
+        .expect("the unpaired report");
+    assert_eq!(unpaired["unpaired"]["returns"], 0, "{unpaired}");
+    assert_eq!(unpaired["unpaired"]["still_open"], 0, "{unpaired}");
+    assert_eq!(unpaired["lost"], 0, "{unpaired}");
+}
+
+/// `--by comm` keys each call by its command; the text table has the bcc layout.
+#[test]
+fn latency_text_table_by_comm() {
+    let Some(live) = Live::get("latency_text_table_by_comm") else {
+        return;
+    };
+    let dir = TempDir::new("latc");
+    let program = latency_program(&dir);
+    let spec = format!("u:{}:sleeper", program.display());
+    let mut run = LiveRun::start(
+        ["latency", "--by", "comm", "-d", "30", &spec],
+        StdoutMode::Collect,
+    );
+    run.wait_armed(live, SECS_10);
+    run_program(&program, &[2, 2]);
+    let end = stop(run, live);
+    let text = end.stdout.join("\n");
+    assert!(text.contains("usecs"), "{text}");
+    // 2 ms sleeps take 2.0-4.0 ms: the 2048 -> 4095 us bucket holds both.
+    let row = end
+        .stdout
+        .iter()
+        .find(|l| l.contains("2048 -> 4095"))
+        .unwrap_or_else(|| panic!("{text}"));
+    assert!(row.contains(": 2 "), "{row}");
+    // The comm is the program's, or `<...>` when the kernel had not saved it yet.
+    assert!(
+        text.contains("COMM = lat_t") || text.contains("COMM = <...>"),
+        "{text}"
+    );
+    assert!(text.contains("count: 2"), "{text}");
+}
+
+/// A user-space pattern is counted per function, even after the process is gone.
+#[test]
+fn count_a_pattern_per_function() {
+    let Some(live) = Live::get("count_a_pattern_per_function") else {
+        return;
+    };
+    let dir = TempDir::new("cnt");
+    let program = latency_program(&dir);
+    let spec = format!("u:{}:*e*", program.display());
+    let mut run = LiveRun::start(["count", "--json", "-d", "30", &spec], StdoutMode::Collect);
+    run.wait_armed(live, SECS_10);
+    run_program(&program, &[0, 0, 0]);
+    let end = stop(run, live);
+    let rows = end.json();
+    let sleeper = rows
+        .iter()
+        .find(|r| r["key"] == "sleeper")
+        .unwrap_or_else(|| panic!("no sleeper row in {:?}", end.stdout));
+    assert_eq!(sleeper["count"], 3, "{rows:?}");
+    // nested() matched the pattern but was never called: no row.
+    assert!(rows.iter().all(|r| r["key"] != "nested"), "{rows:?}");
+}
