@@ -7,6 +7,7 @@
 //! - [`LdSoCache`]: `/etc/ld.so.cache`, so `u:libc:malloc` finds the library.
 //! - [`parse_maps`]: `/proc/PID/maps`, for `-p PID` targets and user stacks.
 //! - [`parse_stapsdt_notes`], [`UsdtArg`]: USDT probes and their arguments.
+//! - [`UstackSymbolizer`]: `--ustack` frames to `func+0x12 (/path)` at output time.
 //! - [`expand_user_spec`]: the I/O step that turns library names and `usdt:` specs
 //!   into specs the pure parser in `spec` reads.
 
@@ -16,6 +17,7 @@ mod proc_maps;
 mod sym_resolver;
 mod usdt;
 mod user_target;
+mod ustack;
 
 pub use binary_lookup::find_binary;
 pub use binary_lookup::FoundBinary;
@@ -44,3 +46,6 @@ pub use user_target::expand_user_spec;
 pub use user_target::usdt_sites;
 pub use user_target::ExpandedSpec;
 pub use user_target::UsdtSite;
+pub use ustack::frame_address;
+pub use ustack::SymbolizingSink;
+pub use ustack::UstackSymbolizer;

@@ -29,6 +29,8 @@ struct Bins {
     dir: PathBuf,
     pie: PathBuf,
     no_pie: PathBuf,
+    /// Non-PIE with frame pointers, so the kernel's user stack walk reaches past main.
+    frame_pointers: PathBuf,
     moved: PathBuf,
     stripped: PathBuf,
     /// The unstripped build of `stripped` (for `nm`).
@@ -76,6 +78,7 @@ fn build() -> Result<Bins, String> {
     };
     gcc(&[], &out("pie"))?;
     gcc(&["-no-pie"], &out("nopie"))?;
+    gcc(&["-no-pie", "-fno-omit-frame-pointer"], &out("fp"))?;
     // A PIE linked at 0x800000: every PT_LOAD's p_vaddr differs from its p_offset.
     gcc(&["-Wl,-Ttext-segment=0x800000"], &out("moved"))?;
     // Stripped, with its symbols in a debug file beside it (.gnu_debuglink).
@@ -120,6 +123,7 @@ fn build() -> Result<Bins, String> {
     Ok(Bins {
         pie: out("pie"),
         no_pie: out("nopie"),
+        frame_pointers: out("fp"),
         moved: out("moved"),
         stripped: out("stripped"),
         stripped_src: out("stripped.full"),
@@ -522,4 +526,38 @@ fn user_wildcard_is_one_event_with_many_points() {
         events.iter().all(|e| e["event"] == "u_libc_so_6_alloc"),
         "{events:?}"
     );
+}
+
+/// `--ustack` frames are named at output time through the process's maps: the probed
+/// function first, its caller next (binary reader and `--text` alike).
+#[test]
+fn ustack_frames_are_symbolized() {
+    let Some(live) = Live::get("ustack_frames_are_symbolized") else {
+        return;
+    };
+    let Some(b) = bins("ustack_frames_are_symbolized") else {
+        return;
+    };
+    let target = Target::background(&b.frame_pointers, 3000, 5000);
+    let pid = target.pid().to_string();
+    let spec = format!("u:{}:tp_add", b.frame_pointers.display());
+    for reader in [None, Some("--text")] {
+        let mut args = vec!["-n", "1", "--ustack", "-p", &pid];
+        args.extend(reader);
+        let events = live_events(live, &args, &spec);
+        let frames: Vec<&str> = events[0]["ustack"]
+            .as_array()
+            .unwrap_or_else(|| panic!("no ustack: {events:?}"))
+            .iter()
+            .map(|f| f.as_str().unwrap())
+            .collect();
+        let own = format!("({})", b.frame_pointers.display());
+        assert_eq!(frames[0], format!("tp_add+0x0 {own}"), "{frames:?}");
+        // At a function's first instruction the frame-pointer walk skips its caller
+        // (main) and goes on with main's caller, in libc.
+        assert!(
+            frames[1].contains("+0x") && frames[1].ends_with("libc.so.6)"),
+            "{frames:?}"
+        );
+    }
 }
