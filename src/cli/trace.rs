@@ -47,6 +47,7 @@ use crate::stream::stream_raw;
 use crate::stream::RawCapture;
 use crate::stream::RawOpenError;
 use crate::stream::RawOutput;
+use crate::stream::RawSink;
 use crate::stream::SignalWatch;
 use crate::stream::SignalWriter;
 use crate::stream::StopReason;
@@ -254,7 +255,24 @@ pub(super) fn open_tracefs(args: &TracefsArgs) -> Result<Tracefs, CliError> {
     })
 }
 
+/// Takes every decoded record in place of the output: how `tprobe latency` and `tprobe
+/// count` reuse the whole live path (plan, session, readers, signals, teardown).
+pub(super) trait RecordHook {
+    /// One decoded record.
+    fn record(&mut self, record: &Record<'_>);
+    /// Called after records and between reads of a quiet stream: time for periodic output.
+    fn tick(&mut self);
+}
+
 pub(super) fn run(args: &TraceArgs) -> Result<i32, CliError> {
+    run_with(args, None)
+}
+
+/// [`run`], with the records going to `hook` instead of the output when one is given.
+pub(super) fn run_with(
+    args: &TraceArgs,
+    hook: Option<&mut dyn RecordHook>,
+) -> Result<i32, CliError> {
     // Everything that can be checked without tracefs is checked before anything is
     // written to it (not even the instance is created for a bad spec).
     let name = SessionName::next_for_this_process()?;
@@ -288,7 +306,7 @@ pub(super) fn run(args: &TraceArgs) -> Result<i32, CliError> {
     let mut signals = SignalWatch::install().map_err(CliError::Signals)?;
     let mut session = Session::create_named(&tracefs, name)?;
     let group = session.group().to_owned();
-    let outcome = run_session(args, &plan, &mut session, &mut signals);
+    let outcome = run_session(args, &plan, &mut session, &mut signals, hook);
     // One teardown path for every outcome (the Session's Drop covers a panic).
     let teardown = session.teardown();
     let (stop, counts) = outcome?;
@@ -372,6 +390,7 @@ fn run_session(
     plan: &TracePlan,
     session: &mut Session,
     signals: &mut SignalWatch,
+    hook: Option<&mut dyn RecordHook>,
 ) -> Result<(StopReason, Counts), CliError> {
     let group = session.group().to_owned();
     if let Some(signal) = signals.raised() {
@@ -435,7 +454,7 @@ fn run_session(
             }
         }
         let comms = CommCache::new(Some(session.tracefs().root().join("saved_cmdlines")));
-        let result = stream_raw_events(args, plan, &catalog, &mut capture, comms, signals);
+        let result = stream_raw_events(args, plan, &catalog, &mut capture, comms, signals, hook);
         // Close every reader before teardown: an open instance file makes rmdir fail.
         drop(capture);
         return result;
@@ -457,7 +476,7 @@ fn run_session(
             instance.enable_event(system, event, true)?;
         }
     }
-    let result = stream_events(args, &catalog, &mut pipe, signals);
+    let result = stream_events(args, &catalog, &mut pipe, signals, hook);
     // Close the reader before teardown: an open instance file makes rmdir fail.
     drop(pipe);
     result
@@ -479,6 +498,7 @@ fn stream_raw_events(
     capture: &mut RawCapture,
     comms: CommCache,
     signals: &mut SignalWatch,
+    hook: Option<&mut dyn RecordHook>,
 ) -> Result<(StopReason, Counts), CliError> {
     let format = match args.output_format() {
         OutputFormat::Json => RecordFormat::Json,
@@ -513,7 +533,15 @@ fn stream_raw_events(
             decoder = decoder.with_kernel_symbols(index);
         }
     }
-    let mut sink = RawOutput::new(out, format);
+    let format = if hook.is_some() {
+        RecordFormat::None
+    } else {
+        format
+    };
+    let mut sink = HookedSink {
+        output: RawOutput::new(out, format),
+        hook,
+    };
     let stop = StopWhen {
         events: args.count,
         duration: args.duration.map(Duration::from_secs_f64),
@@ -539,10 +567,32 @@ fn stream_raw_events(
         }
     };
     let counts = Counts {
-        events: std::mem::take(&mut sink.events),
-        lost: std::mem::take(&mut sink.lost),
+        events: std::mem::take(&mut sink.output.events),
+        lost: std::mem::take(&mut sink.output.lost),
     };
     Ok((reason, counts))
+}
+
+/// The binary reader's output, with a [`RecordHook`] that sees each record first.
+struct HookedSink<'h, W: Write> {
+    output: RawOutput<W>,
+    hook: Option<&'h mut dyn RecordHook>,
+}
+
+impl<W: Write> RawSink for HookedSink<'_, W> {
+    fn record(&mut self, record: &Record<'_>) -> io::Result<()> {
+        if let Some(hook) = self.hook.as_deref_mut() {
+            hook.record(record);
+        }
+        self.output.record(record)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        if let Some(hook) = self.hook.as_deref_mut() {
+            hook.tick();
+        }
+        self.output.flush()
+    }
 }
 
 fn stream_events(
@@ -550,6 +600,7 @@ fn stream_events(
     catalog: &EventCatalog,
     pipe: &mut File,
     signals: &mut SignalWatch,
+    mut hook: Option<&mut dyn RecordHook>,
 ) -> Result<(StopReason, Counts), CliError> {
     let format = match args.output_format() {
         OutputFormat::Json => RecordFormat::Json,
@@ -593,6 +644,11 @@ fn stream_events(
                 *counts.lost.entry(*cpu).or_default() += count.unwrap_or(0);
             }
             Record::Unparsed { .. } => {}
+        }
+        if let Some(hook) = hook.as_deref_mut() {
+            hook.record(record);
+            hook.tick();
+            return Ok(());
         }
         buf.clear();
         match symbolizer.as_mut() {
