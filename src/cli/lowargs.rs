@@ -390,6 +390,52 @@ mod tests {
     }
 
     #[test]
+    fn list_takes_a_kind_or_a_binary() {
+        let list = |a: &[&str]| match parse(a).unwrap().command {
+            Command::List(l) => l,
+            other => panic!("not list: {other:?}"),
+        };
+        assert_eq!(list(&["list"]).what, ListWhat::Runs);
+        assert_eq!(list(&["list", "kernel", "vfs_*"]).what, ListWhat::Kernel);
+        let usdt = list(&["list", "usdt", "./app"]);
+        assert_eq!(
+            (usdt.what, usdt.pattern.as_deref()),
+            (ListWhat::Usdt, Some("./app"))
+        );
+        let lib = list(&["list", "libc", "str*"]);
+        assert_eq!(lib.what, ListWhat::Binary("libc".into()));
+        assert!(parse(&["list", ""]).is_err());
+    }
+
+    #[test]
+    fn resolve_flags() {
+        let resolve = |a: &[&str]| match parse(a).unwrap().command {
+            Command::Resolve(r) => r,
+            other => panic!("not resolve: {other:?}"),
+        };
+        let r = resolve(&["resolve", "u:libc:malloc"]);
+        assert_eq!(
+            (r.target.as_str(), r.pid, r.max_probes),
+            ("u:libc:malloc", None, 128)
+        );
+        let r = resolve(&["resolve", "-p", "12", "--max-probes", "3", "u:libc:str*"]);
+        assert_eq!((r.pid, r.max_probes), (Some(12), 3));
+        assert!(parse(&["resolve"]).is_err());
+        assert!(parse(&["resolve", "-p", "x", "f"]).is_err());
+        // `resolve` is a command, not a spec for `trace`.
+        let argv: Vec<std::ffi::OsString> = ["tprobe", "resolve", "vfs_read"]
+            .iter()
+            .map(Into::into)
+            .collect();
+        assert!(matches!(
+            LowArgs::try_parse_from(with_default_command(argv))
+                .unwrap()
+                .command,
+            Command::Resolve(_)
+        ));
+    }
+
+    #[test]
     fn replay_defaults() {
         let r = replay(&["replay"]);
         assert_eq!(r.output_format(), OutputFormat::Text);
