@@ -561,3 +561,36 @@ fn ustack_frames_are_symbolized() {
         );
     }
 }
+
+/// With -p, a binary deleted after it started (an upgrade under a running service) is
+/// found in the process's maps, placed through `/proc/PID/map_files`, and fires.
+#[test]
+fn deleted_binary_is_probed_through_map_files() {
+    let Some(live) = Live::get("deleted_binary_is_probed_through_map_files") else {
+        return;
+    };
+    let Some(b) = bins("deleted_binary_is_probed_through_map_files") else {
+        return;
+    };
+    let dir = TempDir::new("elf-deleted");
+    let copy = dir.path().join("goner");
+    std::fs::copy(&b.no_pie, &copy).unwrap();
+    let target = Target::background(&copy, 3000, 5000);
+    let pid = target.pid().to_string();
+    // Wait for the exec to map it before the file goes away.
+    let maps = format!("/proc/{pid}/maps");
+    let deadline = std::time::Instant::now() + SECS_10;
+    while !std::fs::read_to_string(&maps).is_ok_and(|m| m.contains("/goner")) {
+        assert!(std::time::Instant::now() < deadline, "goner never mapped");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    std::fs::remove_file(&copy).unwrap();
+    let out = TprobeCmd::new()
+        .args(["resolve", "-p", &pid, "u:goner:tp_add"])
+        .status(0);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains(&format!("/proc/{pid}/map_files/")), "{text}");
+    assert!(text.contains("(deleted;"), "{text}");
+    let events = live_events(live, &["-n", "2", "-p", &pid], "u:goner:tp_add");
+    assert_eq!(events.len(), 2, "{events:?}");
+}
