@@ -56,7 +56,7 @@ fn resolve_into(args: &ResolveArgs, out: &mut String) -> Result<(), CliError> {
     let expanded = expand_user_spec(&spec_text, pid, ref_ctr, args.max_probes)?;
     let group = SessionName::next_for_this_process()?.to_string();
     for one in expanded {
-        resolve_one(&one, &group, out)?;
+        resolve_one(&one, &group, args.max_probes, out)?;
     }
     Ok(())
 }
@@ -65,7 +65,12 @@ fn line(out: &mut String, key: &str, value: impl std::fmt::Display) {
     let _ = writeln!(out, "{key:<12} {value}");
 }
 
-fn resolve_one(one: &ExpandedSpec, group: &str, out: &mut String) -> Result<(), CliError> {
+fn resolve_one(
+    one: &ExpandedSpec,
+    group: &str,
+    max_probes: usize,
+    out: &mut String,
+) -> Result<(), CliError> {
     let spec = ProbeSpec::parse(&one.text).map_err(|e| CliError::Spec(vec![e]))?;
     let mut specs = vec![spec];
     assign_names(&mut specs, group).map_err(|e| CliError::Naming(e.to_string()))?;
@@ -123,7 +128,35 @@ fn resolve_one(one: &ExpandedSpec, group: &str, out: &mut String) -> Result<(), 
             resolve_kernel(module.as_deref(), &symbol, out)?;
             line(out, "kernel line", checked_line(&def)?);
         }
+        Place::Symbol { .. } => resolve_kernel_pattern(&def, max_probes, out)?,
         _ => line(out, "kernel line", checked_line(&def)?),
+    }
+    Ok(())
+}
+
+/// A kernel pattern (`p:vfs_*`): the probe-able functions it matches, and the lines of
+/// the one event that would hold them.
+fn resolve_kernel_pattern(
+    def: &ProbeDef,
+    max_probes: usize,
+    out: &mut String,
+) -> Result<(), CliError> {
+    let pattern = def.symbol_pattern().unwrap_or_default().to_owned();
+    let index = KsymIndex::load().map_err(|e| CliError::Pattern(e.to_string()))?;
+    let context = ProbeContext::load(
+        Path::new(crate::tracefs::DEFAULT_TRACEFS),
+        Path::new(DEBUGFS),
+    );
+    let symbols = index
+        .expand(&pattern, &context, max_probes)
+        .map_err(|e| CliError::Pattern(format!("{e} (the flag is --max-probes N)")))?;
+    line(out, "matches", format!("{} functions", symbols.len()));
+    for symbol in &symbols {
+        let kernel = def
+            .at_symbol(symbol)
+            .to_kernel_line()
+            .map_err(|e| CliError::Spec(vec![e]))?;
+        line(out, "kernel line", kernel);
     }
     Ok(())
 }
