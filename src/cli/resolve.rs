@@ -118,6 +118,9 @@ fn resolve_one(
             None => line(out, "semaphore", "none"),
         }
         line(out, "fetch-args", site.fetch_args.join(" "));
+        if let Some(warning) = &one.warning {
+            line(out, "warning", warning);
+        }
     }
     match def.place().clone() {
         Place::File { path, location, .. } => {

@@ -104,6 +104,9 @@ fn plan(args: &TraceArgs, group: &str) -> Result<TracePlan, CliError> {
         // Library names and USDT probes become paths and offsets before parsing.
         let pid = args.pid.first().copied();
         for expanded in expand_user_spec(spec_text, pid, ref_ctr, args.max_probes)? {
+            if let Some(warning) = &expanded.warning {
+                let _ = writeln!(io::stderr().lock(), "tprobe: warning: {warning}");
+            }
             match ProbeSpec::parse(&expanded.text) {
                 Ok(spec) => {
                     specs.push(spec);

@@ -39,6 +39,8 @@ pub struct ExpandedSpec {
     pub binary: Option<FoundBinary>,
     /// The USDT site it places, for `usdt:` specs.
     pub usdt: Option<UsdtSite>,
+    /// Something the user should know (a semaphore the kernel cannot bump).
+    pub warning: Option<String>,
 }
 
 /// A USDT probe site, ready for a uprobe.
@@ -75,6 +77,7 @@ pub fn expand_user_spec(
             text: raw.to_owned(),
             binary: None,
             usdt: None,
+            warning: None,
         }])
     };
     if let Some(body) = first.strip_prefix("usdt:") {
@@ -114,6 +117,7 @@ pub fn expand_user_spec(
         text: format!("{prefix}{}:{location}{rest}", path.display()),
         binary: found,
         usdt: None,
+        warning: None,
     }])
 }
 
@@ -187,6 +191,7 @@ fn expand_glob(
             text: format!("{}:{event} {}:0x{offset:x}{rest}", kind.0, path.display()),
             binary: found.cloned(),
             usdt: None,
+            warning: None,
         })
         .collect())
 }
@@ -306,10 +311,18 @@ fn expand_usdt(
             text.push_str(&a);
         }
         text.push_str(rest);
+        let warning = (site.semaphore_offset.is_some() && !ref_ctr).then(|| {
+            format!(
+                "{provider}:{name} has a semaphore, but this kernel's uprobes take no \
+                 (REF_CTR_OFFSET) (4.20+): the program will not know it is traced, and \
+                 code guarded by the semaphore will not run"
+            )
+        });
         out.push(ExpandedSpec {
             text,
             binary: Some(found.clone()),
             usdt: Some(site.clone()),
+            warning,
         });
     }
     Ok(out)

@@ -594,3 +594,38 @@ fn deleted_binary_is_probed_through_map_files() {
     let events = live_events(live, &["-n", "2", "-p", &pid], "u:goner:tp_add");
     assert_eq!(events.len(), 2, "{events:?}");
 }
+
+/// Where the kernel takes no `(REF_CTR_OFFSET)`, a USDT probe with a semaphore is placed
+/// without it, with a warning that the program will not see it is traced.
+#[test]
+fn usdt_without_ref_ctr_support_warns() {
+    let Some(b) = bins("usdt_without_ref_ctr_support_warns") else {
+        return;
+    };
+    let spec = format!("usdt:{}:tptest:tick", b.usdt.display());
+    let with = tprobe::elf::expand_user_spec(&spec, None, true, 128).unwrap();
+    let without = tprobe::elf::expand_user_spec(&spec, None, false, 128).unwrap();
+    assert!(
+        with[0].text.contains("(0x") && with[0].warning.is_none(),
+        "{with:?}"
+    );
+    assert!(!without[0].text.contains('('), "{without:?}");
+    assert!(
+        without[0]
+            .warning
+            .as_deref()
+            .is_some_and(|w| w.contains("semaphore")),
+        "{without:?}"
+    );
+    let site = with[0].usdt.as_ref().unwrap();
+    assert_eq!(site.fetch_args.len(), 3, "{site:?}");
+    // `tprobe list usdt` shows the same site.
+    let out = TprobeCmd::new()
+        .args(["list", "usdt", &b.usdt.display().to_string()])
+        .status(0);
+    let listed = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        listed.contains(&format!(":tptest:tick offset 0x{:x} ", site.offset.0)),
+        "{listed}"
+    );
+}
