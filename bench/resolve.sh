@@ -8,6 +8,7 @@
 #   tprobe resolve SYM                vs  grep -m1 ' SYM$' /proc/kallsyms
 #   tprobe list kernel 'vfs_*'        vs  grep ' vfs_' /proc/kallsyms
 #   tprobe resolve u:libc:malloc      vs  nm -D LIBC
+# plus `cat /proc/kallsyms` (the whole file, which a resolver must read) for scale.
 #
 # Usage: bench/resolve.sh [--runs N] [--symbol SYM]
 #   --runs N      timed runs per command, best one is reported (default 10)
@@ -70,6 +71,11 @@ row() {
 echo "kernel $(uname -r), $(nproc) CPUs, $(wc -l < /proc/kallsyms) kallsyms lines, libc $LIBC; best of $RUNS"
 row "tprobe resolve $SYM" "grep -m1 ' $SYM\$' /proc/kallsyms" \
     "$(best_ms "$TPROBE" resolve "$SYM")" \
+    "$(best_ms grep -m1 " $SYM\$" /proc/kallsyms)"
+# grep -m1 stops at the first match; a resolver must read every line to catch duplicate
+# names (6.7+ kernels refuse a non-unique symbol), so the full read is its floor.
+row "(floor) cat /proc/kallsyms" "grep -m1 ' $SYM\$' /proc/kallsyms" \
+    "$(best_ms cat /proc/kallsyms)" \
     "$(best_ms grep -m1 " $SYM\$" /proc/kallsyms)"
 row "tprobe list kernel 'vfs_*'" "grep ' vfs_' /proc/kallsyms" \
     "$(best_ms "$TPROBE" list kernel 'vfs_*')" \
