@@ -290,6 +290,24 @@ fn debug_files_by_build_id_and_debug_dir() {
     let (_, got) =
         tprobe::elf::ElfInfo::read_and_resolve(&dotdebug.join("stripped"), "tp_add", &[]).unwrap();
     assert_eq!(got.offset, want);
+    // `ROOT/DIR/NAME`, DIR being the binary's own directory (`/usr/lib/debug/usr/bin/…`).
+    let mirrored = root.path().join("mirror");
+    let bin_dir = root.path().join("m");
+    std::fs::create_dir_all(&bin_dir).unwrap();
+    std::fs::copy(&b.stripped, bin_dir.join("stripped")).unwrap();
+    let canonical = std::fs::canonicalize(&bin_dir).unwrap();
+    let debug_dir = mirrored.join(canonical.strip_prefix("/").unwrap());
+    std::fs::create_dir_all(&debug_dir).unwrap();
+    std::fs::copy(
+        b.dir.join("stripped.debug"),
+        debug_dir.join("stripped.debug"),
+    )
+    .unwrap();
+    let (info, got) =
+        tprobe::elf::ElfInfo::read_and_resolve(&bin_dir.join("stripped"), "tp_add", &[mirrored])
+            .unwrap();
+    assert_eq!(got.offset, want);
+    assert_eq!(info.debug_file, Some(debug_dir.join("stripped.debug")));
 }
 
 /// Unknown (with close names), ambiguous, not ELF, truncated ELF, missing library: each a
