@@ -148,42 +148,41 @@ fn find_in_process(name: &str, pid: u32) -> Result<Option<FoundBinary>, ElfError
     else {
         return Ok(None);
     };
-    if mapping.deleted {
-        // The old file is gone from every directory; map_files still reaches its inode.
-        let path = PathBuf::from(format!(
-            "/proc/{pid}/map_files/{:x}-{:x}",
-            mapping.start, mapping.end
-        ));
-        return Ok(Some(FoundBinary {
-            path,
-            how: format!("{} (deleted; through map_files of pid {pid})", mapping.path),
-        }));
-    }
-    let root = PathBuf::from(format!("/proc/{pid}/root"));
-    let same_root = match (std::fs::metadata(&root), std::fs::metadata("/")) {
-        (Ok(theirs), Ok(ours)) => theirs.dev() == ours.dev() && theirs.ino() == ours.ino(),
-        _ => true,
-    };
-    let path = if same_root {
-        PathBuf::from(&mapping.path)
+    // The file the process really maps: map_files leads to its inode whatever the
+    // mount namespace, and even when it was deleted since.
+    let map_files = PathBuf::from(format!(
+        "/proc/{pid}/map_files/{:x}-{:x}",
+        mapping.start, mapping.end
+    ));
+    let identity = |p: &Path| std::fs::metadata(p).ok().map(|m| (m.dev(), m.ino()));
+    let mapped = identity(&map_files);
+    let same_file = |p: &Path| mapped.is_some() && identity(p) == mapped;
+    let plain = PathBuf::from(&mapping.path);
+    let through_root = PathBuf::from(format!("/proc/{pid}/root")).join(
+        Path::new(&mapping.path)
+            .strip_prefix("/")
+            .unwrap_or(Path::new(&mapping.path)),
+    );
+    let (path, how) = if mapping.deleted {
+        (
+            map_files,
+            format!("{} (deleted; through map_files of pid {pid})", mapping.path),
+        )
+    } else if mapped.is_none() || same_file(&plain) {
+        // Without access to map_files (not root), the process's path is the best guess.
+        (plain, format!("/proc/{pid}/maps"))
+    } else if same_file(&through_root) {
+        (
+            through_root,
+            format!("/proc/{pid}/maps (another mount namespace: through its root)"),
+        )
     } else {
-        root.join(
-            Path::new(&mapping.path)
-                .strip_prefix("/")
-                .unwrap_or(Path::new(&mapping.path)),
+        (
+            map_files,
+            format!("/proc/{pid}/maps (not reachable by path here: through map_files)"),
         )
     };
-    Ok(Some(FoundBinary {
-        path,
-        how: format!(
-            "/proc/{pid}/maps{}",
-            if same_root {
-                ""
-            } else {
-                " (other mount namespace)"
-            }
-        ),
-    }))
+    Ok(Some(FoundBinary { path, how }))
 }
 
 #[cfg(test)]

@@ -647,3 +647,57 @@ fn usdt_without_ref_ctr_support_warns() {
         "{listed}"
     );
 }
+
+/// With -p, a path means the file the process sees: here a process in its own mount
+/// namespace has another binary bind-mounted over the path, which tprobe reaches
+/// through /proc/PID/root (the file at that path here has no `tp_add` at all).
+#[test]
+fn other_mount_namespace_is_reached_through_proc_root() {
+    let Some(live) = Live::get("other_mount_namespace_is_reached_through_proc_root") else {
+        return;
+    };
+    let Some(b) = bins("other_mount_namespace_is_reached_through_proc_root") else {
+        return;
+    };
+    let dir = TempDir::new("elf-mntns");
+    let seen_here = dir.path().join("app");
+    let seen_there = dir.path().join("real");
+    std::fs::copy(&b.cpp, &seen_here).unwrap();
+    std::fs::copy(&b.no_pie, &seen_there).unwrap();
+    let script = format!(
+        "mount --bind {} {} && exec {} 3000 5000",
+        seen_there.display(),
+        seen_here.display(),
+        seen_here.display()
+    );
+    let mut child = std::process::Command::new("unshare")
+        .args(["--mount", "--propagation", "private", "sh", "-c", &script])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("unshare (util-linux) runs");
+    let pid = child.id().to_string();
+    let maps = format!("/proc/{pid}/maps");
+    let deadline = std::time::Instant::now() + SECS_10;
+    while !std::fs::read_to_string(&maps).is_ok_and(|m| m.contains("/app")) {
+        assert!(std::time::Instant::now() < deadline, "app never mapped");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let spec = format!("u:{}:tp_add", seen_here.display());
+    let out = TprobeCmd::new()
+        .args(["resolve", "-p", &pid, &spec])
+        .output();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let events = if out.status.success() {
+        live_events(live, &["-n", "2", "-p", &pid], &spec)
+    } else {
+        Vec::new()
+    };
+    crate::util::kill(child.id(), libc::SIGKILL);
+    let _ = child.wait();
+    assert!(
+        text.contains(&format!("/proc/{pid}/root/")),
+        "{text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(events.len(), 2, "{events:?}");
+}
