@@ -114,6 +114,19 @@ def count_lines(needle):
     return count
 
 
+def remove_stale_ftrace_lock():
+    """perf-tools refuses to start while /var/tmp/.ftrace-lock names a pid; one left by a
+    killed run (its pid gone) is stale."""
+    lock = "/var/tmp/.ftrace-lock"
+    try:
+        pid = int(open(lock).read().strip() or 0)
+    except (OSError, ValueError):
+        return
+    if pid and not os.path.exists(f"/proc/{pid}"):
+        os.remove(lock)
+        print(f"  (removed a stale perf-tools lock of pid {pid})")
+
+
 def make_consumers(args, offset):
     binary = args.workload
     inst = lambda name: os.path.join(TRACEFS, "instances", name)
@@ -145,6 +158,12 @@ def make_consumers(args, offset):
                 "done\nexec \"$@\"\n")
 
     def tc_teardown():
+        # trace-cmd works in the top instance and may leave tracing_on off (seen with 3.1.6
+        # after SIGINT): put back what was there, and say so.
+        tracing_on = os.path.join(TRACEFS, "tracing_on")
+        if open(tracing_on).read().strip() != top_tracing_on:
+            write(tracing_on, top_tracing_on)
+            print(f"  (trace-cmd left tracing_on changed; restored {top_tracing_on})")
         # A peer that leaves the event enabled at the top level: disable it, and say so.
         top_enable = os.path.join(TRACEFS, "events", GROUP, EVENT, "enable")
         if os.path.exists(top_enable) and open(top_enable).read().strip() == "1":
@@ -152,6 +171,7 @@ def make_consumers(args, offset):
             print("  (trace-cmd left the event enabled at the top level; disabled it)")
         remove_own_probe()
 
+    top_tracing_on = open(os.path.join(TRACEFS, "tracing_on")).read().strip()
     tc_file = os.path.join(args.work, "trace.dat")
 
     def tc_count(_path):
@@ -168,7 +188,8 @@ def make_consumers(args, offset):
                  ["unshare", "-m", "sh", "-c",
                   "mount -t debugfs none /sys/kernel/debug && exec uprobe-perf "
                   f"'p:{binary}:{EVENT} i=%di:s64'"],
-                 f"events/uprobes/{EVENT}/enable", count_lines(EVENT.encode() + b":")),
+                 f"events/uprobes/{EVENT}/enable", count_lines(EVENT.encode() + b":"),
+                 remove_stale_ftrace_lock),
         # trace-cmd records the top instance: with -B it fails under lockdown opening the
         # instance's set_ftrace_filter, which exists only once the instance does.
         Consumer("trace-cmd record",
@@ -217,7 +238,7 @@ def measure(args, consumer, rate, calls, baseline):
     out_path = os.path.join(args.work, "out.txt")
     with open(out_path, "wb") as out:
         proc = subprocess.Popen(consumer.argv, stdout=out, stderr=subprocess.DEVNULL,
-                                start_new_session=True)
+                                start_new_session=True, preexec_fn=default_sigint)
     deadline = time.monotonic() + 30
     while not enabled(consumer.armed):
         if proc.poll() is not None or time.monotonic() > deadline:
@@ -229,6 +250,9 @@ def measure(args, consumer, rate, calls, baseline):
     elapsed = run_workload(args, rate, calls)
     wait_quiet(out_path, proc)
     rss_kb = session_peak_rss_kb(proc.pid)
+    if proc.returncode is not None:
+        consumer.teardown()
+        raise SystemExit(f"{consumer.name}: exited early ({proc.returncode}) at {rate}/s")
     os.killpg(proc.pid, signal.SIGINT)
     try:
         _, status, usage = wait4_timeout(proc.pid, 60)
@@ -270,6 +294,13 @@ def session_peak_rss_kb(sid):
         except (OSError, ValueError):
             pass
     return total
+
+
+def default_sigint():
+    """Consumers stop on SIGINT, as on Ctrl-C. A script started in the background of a
+    non-interactive shell inherits SIGINT ignored, and so would every consumer (a shell
+    script cannot even trap it then): give them the default back."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def wait4_timeout(pid, seconds):
@@ -396,7 +427,8 @@ def json_rate(args):
     calls = args.flat_calls
     spec = f"u:{args.workload}:{EVENT} i=%di:s64"
     proc = subprocess.Popen([args.tprobe, "trace", "--json", "-o", "/dev/null", spec],
-                            stderr=subprocess.PIPE, start_new_session=True)
+                            stderr=subprocess.PIPE, start_new_session=True,
+                            preexec_fn=default_sigint)
     while not enabled("instances/tprobe_*/events/tprobe_*/enable"):
         time.sleep(0.02)
     start = time.monotonic()
