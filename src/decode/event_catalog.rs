@@ -54,7 +54,10 @@ pub enum CatalogError {
 /// FNV-1a: event names are short and not chosen by an attacker who could flood one
 /// bucket, and the decoder looks one up per record, where SipHash showed in profiles.
 #[derive(Debug, Clone, Copy)]
-struct FnvHasher(u64);
+pub(crate) struct FnvHasher(u64);
+
+/// A `HashMap` hasher for small keys looked up once or more per record.
+pub(crate) type FnvBuild = BuildHasherDefault<FnvHasher>;
 
 impl Default for FnvHasher {
     fn default() -> Self {

@@ -12,6 +12,8 @@
 
 use std::borrow::Cow;
 use std::collections::HashMap;
+
+use super::event_catalog::FnvBuild;
 use std::io::Write as _;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -98,7 +100,7 @@ struct StackFormat {
 /// Decoding plans by event ID, built from an [`EventCatalog`].
 #[derive(Debug)]
 pub struct RawCatalog<'c> {
-    by_id: HashMap<u16, RawPlan<'c>>,
+    by_id: HashMap<u16, RawPlan<'c>, FnvBuild>,
     common: CommonFields,
     stacks: Vec<StackFormat>,
 }
@@ -107,7 +109,7 @@ impl<'c> RawCatalog<'c> {
     /// Plans every event of `catalog`. `comm_args` names the fields that are `$comm`
     /// fetch arguments, as (event, field) — see [`comm_args_of_definition`].
     pub fn new(catalog: &'c EventCatalog, comm_args: &[(String, String)]) -> Self {
-        let mut by_id = HashMap::new();
+        let mut by_id = HashMap::default();
         let mut stacks = Vec::new();
         let mut common = CommonFields {
             flags: Some(2),
@@ -321,7 +323,7 @@ fn c_type_size(c_type: &str) -> Option<usize> {
 #[derive(Debug, Default)]
 pub struct CommCache {
     path: Option<PathBuf>,
-    by_pid: HashMap<i32, Vec<u8>>,
+    by_pid: HashMap<i32, Vec<u8>, FnvBuild>,
     last_read: Option<Instant>,
 }
 

@@ -159,6 +159,13 @@ fn json_escaped(out: &mut Vec<u8>, bytes: &[u8]) {
 /// Writes bytes for a human reader on one line: printable UTF-8 as is, `\n`, `\t`, `\"`,
 /// `\\` escaped, other control bytes and invalid UTF-8 as `\xNN`.
 pub(crate) fn text_bytes(out: &mut impl Write, bytes: &[u8]) -> io::Result<()> {
+    // Most values are plain printable ASCII: one scan, one write.
+    if bytes
+        .iter()
+        .all(|&b| (b' '..=b'~').contains(&b) && b != b'"' && b != b'\\')
+    {
+        return out.write_all(bytes);
+    }
     for chunk in bytes.utf8_chunks() {
         let valid = chunk.valid();
         let mut start = 0;

@@ -6,8 +6,8 @@ mod json_lines;
 mod text;
 
 pub use json_lines::JsonLines;
-pub use text::Text;
 pub(crate) use text::write_value;
+pub use text::Text;
 
 use std::io;
 

@@ -53,17 +53,25 @@ impl<W: Write> RecordWriter for Text<W> {
 
 fn write_event(out: &mut impl Write, event: &Event<'_>) -> io::Result<()> {
     let h = &event.header;
+    // itoa, not write!: this runs once per live event and fmt showed in profiles.
+    let mut numbers = itoa::Buffer::new();
     out.write_all(h.ts)?;
-    write!(out, " [{:03}] ", h.cpu)?;
+    out.write_all(b" [")?;
+    let cpu = numbers.format(h.cpu);
+    out.write_all(&b"00"[..3usize.saturating_sub(cpu.len())])?;
+    out.write_all(cpu.as_bytes())?;
+    out.write_all(b"] ")?;
     text_bytes(out, h.comm)?;
-    write!(out, "-{}", h.pid)?;
+    out.write_all(b"-")?;
+    out.write_all(numbers.format(h.pid).as_bytes())?;
     match h.tgid {
         Some(Tgid::Known(tgid)) if tgid != h.pid => write!(out, "({tgid})")?,
         _ => {}
     }
     out.write_all(b" ")?;
     if let Some(group) = event.group {
-        write!(out, "{group}/")?;
+        out.write_all(group.as_bytes())?;
+        out.write_all(b"/")?;
     }
     text_bytes(out, &event.name)?;
     out.write_all(b":")?;
@@ -89,8 +97,8 @@ fn write_event(out: &mut impl Write, event: &Event<'_>) -> io::Result<()> {
 
 pub(crate) fn write_value(out: &mut impl Write, value: &Value<'_>) -> io::Result<()> {
     match value {
-        Value::Signed(v) => write!(out, "{v}"),
-        Value::Unsigned(v) => write!(out, "{v}"),
+        Value::Signed(v) => out.write_all(itoa::Buffer::new().format(*v).as_bytes()),
+        Value::Unsigned(v) => out.write_all(itoa::Buffer::new().format(*v).as_bytes()),
         Value::Hex(digits) => {
             if !digits.starts_with(b"0x") {
                 out.write_all(b"0x")?;

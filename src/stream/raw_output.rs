@@ -81,11 +81,15 @@ impl<W: Write> RawSink for RawOutput<W> {
     fn record(&mut self, record: &Record<'_>) -> io::Result<()> {
         match record {
             Record::Event(event) => {
-                let name = String::from_utf8_lossy(&event.name);
-                match self.events.get_mut(name.as_ref()) {
+                // Names are UTF-8 in practice: look up without building a String.
+                let counted = std::str::from_utf8(&event.name)
+                    .ok()
+                    .and_then(|name| self.events.get_mut(name));
+                match counted {
                     Some(n) => *n += 1,
                     None => {
-                        self.events.insert(name.into_owned(), 1);
+                        let name = String::from_utf8_lossy(&event.name).into_owned();
+                        *self.events.entry(name).or_default() += 1;
                     }
                 }
             }
