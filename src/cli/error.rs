@@ -78,9 +78,18 @@ impl CliError {
             CliError::Spec(_) | CliError::Naming(_) | CliError::ForeignGroup { .. } => {
                 TprobeExitCode::INVALID_SPEC
             }
-            CliError::Elf(ElfError::NoSymbol { .. } | ElfError::NotLoaded { .. }) => {
-                TprobeExitCode::SYMBOL_NOT_FOUND
-            }
+            // The target names something that is not there, or not one thing: exit 9.
+            CliError::Elf(
+                ElfError::NoSymbol { .. }
+                | ElfError::NotLoaded { .. }
+                | ElfError::Ambiguous { .. }
+                | ElfError::MissingLibrary { .. }
+                | ElfError::AmbiguousLibrary { .. }
+                | ElfError::TooManyMatches { .. }
+                | ElfError::NoUsdt { .. },
+            ) => TprobeExitCode::SYMBOL_NOT_FOUND,
+            // A USDT argument tprobe cannot translate: the spec can't be placed as given.
+            CliError::Elf(ElfError::UsdtArg { .. }) => TprobeExitCode::INVALID_SPEC,
             CliError::Elf(_) => TprobeExitCode::INPUT_UNREADABLE,
             CliError::Tracefs(e) => match e.kind() {
                 TracefsErrorKind::NotMounted | TracefsErrorKind::NotSupported => {

@@ -326,7 +326,7 @@ fn bad_targets_are_clear_errors() {
         e.contains("no function `tp_ad`") && e.contains("tp_add"),
         "{e}"
     );
-    let e = err(&format!("u:{}:tp::twice", b.cpp.display()), 3);
+    let e = err(&format!("u:{}:tp::twice", b.cpp.display()), 9);
     assert!(
         e.contains("ambiguous") && e.contains("tp::twice(double)"),
         "{e}"
@@ -345,12 +345,12 @@ fn bad_targets_are_clear_errors() {
         assert!(matches!(out.status.code(), Some(3 | 9)), "{out:?}");
         assert!(!String::from_utf8_lossy(&out.stderr).contains("panicked"));
     }
-    let e = err("u:libtprobe_missing_lib:f", 3);
+    let e = err("u:libtprobe_missing_lib:f", 9);
     assert!(
         e.contains("cannot find `libtprobe_missing_lib`") && e.contains("full path"),
         "{e}"
     );
-    let e = err(&format!("usdt:{}:tptest:nope", b.usdt.display()), 3);
+    let e = err(&format!("usdt:{}:tptest:nope", b.usdt.display()), 9);
     assert!(e.contains("tptest:tick"), "{e}");
 }
 
