@@ -4,6 +4,7 @@
 
 mod aggregate;
 mod clean;
+mod docs;
 mod error;
 mod exit_code;
 mod list;
@@ -49,6 +50,8 @@ pub fn main_impl(args: impl IntoIterator<Item = OsString>) -> i32 {
         Command::Resolve(args) => resolve::run(&args),
         Command::Latency(args) => aggregate::run_latency(&args),
         Command::Count(args) => aggregate::run_count(&args),
+        Command::Completions(args) => docs::run_completions(&args),
+        Command::Man(args) => docs::run_man(&args),
     };
     match result {
         Ok(code) => code,

@@ -99,10 +99,16 @@ fn plan(args: &TraceArgs, group: &str) -> Result<TracePlan, CliError> {
         .iter()
         .any(|s| s.trim_start().starts_with("usdt:"))
         && kernel_takes_ref_ctr(&args.tracefs);
-    for raw in &args.specs {
+    let (spec_args, trailing_filter) = split_trailing_filter(&args.specs);
+    let every_probe_filter = match (&args.filter, trailing_filter) {
+        (Some(flag), Some(trailing)) => Some(format!("({flag}) && ({trailing})")),
+        (flag, trailing) => flag.clone().or(trailing.map(str::to_owned)),
+    };
+    for raw in spec_args {
         let (spec_text, filter) = split_filter(raw);
-        // Library names and USDT probes become paths and offsets before parsing.
-        let pid = args.pid.first().copied();
+        // Library names and USDT probes become paths and offsets before parsing (a
+        // thread's maps are its process's).
+        let pid = args.pid.first().or(args.compat.tid.first()).copied();
         for expanded in expand_user_spec(spec_text, pid, ref_ctr, args.max_probes)? {
             if let Some(warning) = &expanded.warning {
                 let _ = writeln!(io::stderr().lock(), "tprobe: warning: {warning}");
@@ -110,7 +116,11 @@ fn plan(args: &TraceArgs, group: &str) -> Result<TracePlan, CliError> {
             match ProbeSpec::parse(&expanded.text) {
                 Ok(spec) => {
                     specs.push(spec);
-                    filters.push(filter.map(str::to_owned).or_else(|| args.filter.clone()));
+                    filters.push(
+                        filter
+                            .map(str::to_owned)
+                            .or_else(|| every_probe_filter.clone()),
+                    );
                 }
                 Err(e) => errors.push(e),
             }
@@ -247,6 +257,87 @@ fn split_filter(raw: &str) -> (&str, Option<&str>) {
         Some(at) => (&raw[..at], Some(raw[at + 4..].trim())),
         None => (raw, None),
     }
+}
+
+/// perf-tools' trailing filter (`kprobe 'p:do_sys_open' 'filename ~ "*stat"'`): the last
+/// of two or more arguments is a filter for every probe when it cannot be a spec (its
+/// first word has no `:` or `%`, and it does not parse as one) and it compares something
+/// outside quotes. A spec never holds these operators, so no spec is taken for a filter.
+fn split_trailing_filter(specs: &[String]) -> (&[String], Option<&str>) {
+    match specs.split_last() {
+        Some((last, rest)) if !rest.is_empty() && is_filter_expression(last) => {
+            (rest, Some(last.trim()))
+        }
+        _ => (specs, None),
+    }
+}
+
+fn is_filter_expression(text: &str) -> bool {
+    const OPERATORS: [&str; 6] = ["==", "!=", "<", ">", "~", "&"];
+    let first_word = text.split_whitespace().next().unwrap_or("");
+    if first_word.is_empty() || first_word.contains([':', '%']) {
+        return false;
+    }
+    let mut unquoted = String::new();
+    let mut in_quotes = false;
+    for c in text.chars() {
+        if c == '"' {
+            in_quotes = !in_quotes;
+        } else if !in_quotes {
+            unquoted.push(c);
+        }
+    }
+    (OPERATORS.iter().any(|op| unquoted.contains(op)) || unquoted.contains("||"))
+        && ProbeSpec::parse(text).is_err()
+}
+
+/// `-H`: the columns of the text output, where perf-tools prints the trace file's header.
+const TEXT_HEADER: &str = "# TIMESTAMP [CPU] COMM-PID(TGID) GROUP/EVENT: FIELD=VALUE...";
+
+/// Writes [`TEXT_HEADER`] when `-H` asks for it and the output is text for a reader.
+fn write_header(out: &mut dyn Write, args: &TraceArgs, format: RecordFormat) -> io::Result<()> {
+    if args.compat.header && format == RecordFormat::Text {
+        writeln!(out, "{TEXT_HEADER}")?;
+        out.flush()?;
+    }
+    Ok(())
+}
+
+/// `-v`: prints the format file of each of the run's events from the private instance.
+fn show_formats(
+    instance: &crate::tracefs::Instance,
+    group: &str,
+    plan: &TracePlan,
+) -> Result<(), CliError> {
+    let events = instance.events_path();
+    let mut files = Vec::new();
+    if !plan.lines.is_empty() {
+        let dir = events.join(group);
+        let entries = std::fs::read_dir(&dir).map_err(|source| CliError::Input {
+            path: dir.clone(),
+            source,
+        })?;
+        let mut names: Vec<String> = entries
+            .filter_map(Result::ok)
+            .filter(|e| e.path().join("format").is_file())
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        files.extend(names.iter().map(|n| (group.to_owned(), n.clone())));
+    }
+    files.extend(
+        plan.tracepoints
+            .iter()
+            .map(|(s, e, _)| (s.clone(), e.clone())),
+    );
+    let mut out = io::stdout().lock();
+    for (system, event) in files {
+        let path = events.join(&system).join(&event).join("format");
+        let text = std::fs::read(&path).map_err(|source| CliError::Input { path, source })?;
+        writeln!(out, "# events/{system}/{event}/format").map_err(CliError::Output)?;
+        out.write_all(&text).map_err(CliError::Output)?;
+    }
+    out.flush().map_err(CliError::Output)
 }
 
 /// Finds (or mounts) tracefs as the flags say.
@@ -401,6 +492,10 @@ fn run_session(
     }
     session.define(&plan.lines)?;
     let instance = session.instance().clone();
+    if args.compat.show_format {
+        show_formats(&instance, &group, plan)?;
+        return Ok((StopReason::EndOfInput, Counts::default()));
+    }
     // The binary reader is the default; `--text` keeps the trace_pipe reader.
     let raw = !args.text;
     let buffer_kb = args.buffer_kb.or(raw.then_some(DEFAULT_RAW_BUFFER_KB));
@@ -416,6 +511,11 @@ fn run_session(
     if !args.pid.is_empty() {
         instance.set_option(TraceOption::EventFork, true)?;
         instance.set_event_pids(&args.pid)?;
+    }
+    if !args.compat.tid.is_empty() {
+        // perf-tools' -L: these threads alone, so no event-fork (set_event_pid matches
+        // a task's own id, which is the thread id).
+        instance.set_event_pids(&args.compat.tid)?;
     }
     for (event, filter) in &plan.event_filters {
         instance.set_filter(&group, Some(event), filter)?;
@@ -508,7 +608,7 @@ fn stream_raw_events(
         OutputFormat::Text => RecordFormat::Text,
         OutputFormat::None => RecordFormat::None,
     };
-    let out: Box<dyn Write> = match &args.output {
+    let mut out: Box<dyn Write> = match &args.output {
         Some(path) => {
             let file = File::create(path).map_err(|source| CliError::Input {
                 path: path.clone(),
@@ -523,6 +623,9 @@ fn stream_raw_events(
             signals.fd(),
         )),
     };
+    if hook.is_none() {
+        write_header(&mut out, args, format).map_err(CliError::Output)?;
+    }
     let comm_args: Vec<(String, String)> = plan
         .lines
         .iter()
@@ -627,6 +730,9 @@ fn stream_events(
             signals.fd(),
         )),
     };
+    if hook.is_none() {
+        write_header(&mut out, args, format).map_err(CliError::Output)?;
+    }
     let mut counts = Counts::default();
     let mut decoder = Decoder::new(catalog);
     let mut buf = Vec::with_capacity(4096);
@@ -697,5 +803,39 @@ mod tests {
             split_filter("e:syscalls.sys_enter_openat if flags == 0"),
             ("e:syscalls.sys_enter_openat if flags == 0", None)
         );
+    }
+
+    #[test]
+    fn trailing_filter_is_told_from_specs() {
+        let args = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let perf_tools = args(&["p:do_sys_open", r#"filename ~ "*stat""#]);
+        assert_eq!(
+            split_trailing_filter(&perf_tools),
+            (&perf_tools[..1], Some(r#"filename ~ "*stat""#))
+        );
+        for filter in [
+            "a > 1",
+            "a>1",
+            "common_pid == 42 && a != 0",
+            "(a & 4) || b <= 2",
+        ] {
+            let with = args(&["u:/bin/x:f a=%di", filter]);
+            assert_eq!(split_trailing_filter(&with).1, Some(filter), "{filter}");
+        }
+        // Specs stay specs: several, bare symbols, fetch args, a per-spec `if`, an
+        // operator only inside quotes, or a lone argument.
+        for last in [
+            "vfs_read",
+            "r:do_sys_openat2 ret=$retval:s32",
+            "u:/bin/x:f a=%di if a > 1",
+            "vfs_write a=%di",
+            r#"name "a>b""#,
+            "t:sched:sched_switch",
+        ] {
+            let both = args(&["vfs_read", last]);
+            assert_eq!(split_trailing_filter(&both), (&both[..], None), "{last}");
+        }
+        let alone = args(&["a > 1"]);
+        assert_eq!(split_trailing_filter(&alone), (&alone[..], None));
     }
 }

@@ -17,6 +17,8 @@ use object::ObjectSymbol;
 use object::SymbolFlags;
 use object::SymbolKind;
 
+use crate::kallsyms::suggest::bounded_distance;
+use crate::kallsyms::suggest::max_distance;
 use crate::spec::FileOffset;
 
 /// `STT_GNU_IFUNC`: the symbol is a resolver that returns the implementation to use.
@@ -568,36 +570,6 @@ impl ElfInfo {
         }
         out
     }
-}
-
-/// Levenshtein distance between `a` and `b`, or `None` if it exceeds `max` (the
-/// kernel-side twin lives in `kallsyms`; both stay private to their modules).
-fn bounded_distance(a: &str, b: &str, max: usize) -> Option<usize> {
-    let (a, b) = (a.as_bytes(), b.as_bytes());
-    if a.len().abs_diff(b.len()) > max {
-        return None;
-    }
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    let mut cur = vec![0; b.len() + 1];
-    for (i, ca) in a.iter().enumerate() {
-        cur[0] = i + 1;
-        let mut row_min = cur[0];
-        for (j, cb) in b.iter().enumerate() {
-            let cost = usize::from(ca != cb);
-            cur[j + 1] = (prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1);
-            row_min = row_min.min(cur[j + 1]);
-        }
-        if row_min > max {
-            return None;
-        }
-        std::mem::swap(&mut prev, &mut cur);
-    }
-    prev.last().copied().filter(|d| *d <= max)
-}
-
-/// The largest distance worth suggesting for a name of `len` bytes.
-fn max_distance(len: usize) -> usize {
-    (len / 4).clamp(1, 4)
 }
 
 /// The CRC-32 that `.gnu_debuglink` records (the IEEE polynomial, as zlib's).

@@ -13,7 +13,7 @@ pub(crate) mod glob;
 mod ksym_index;
 mod probe_context;
 mod probe_target;
-mod suggest;
+pub(crate) mod suggest;
 
 pub use error::KallsymsError;
 pub use ksym_index::Ksym;
