@@ -126,6 +126,7 @@ fn trace_args(common: &AggregateArgs, specs: Vec<String>) -> TraceArgs {
         output: None,
         max_probes: common.max_probes,
         dry_run: false,
+        compat: Default::default(),
         tracefs: common.tracefs.clone(),
     }
 }

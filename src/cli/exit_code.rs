@@ -1,5 +1,24 @@
 //! tprobe's exit codes, in one table. A number, once given, is never reused.
 
+/// The exit codes as `tprobe --help` lists them; a test checks that every constant of
+/// [`TprobeExitCode`] is here with its number.
+pub(crate) const EXIT_CODES_HELP: &str = "\
+Exit codes:
+   0  OK                   success
+   1  UNEXPECTED           an unexpected failure (a bug, or an I/O error without remedy)
+   2  USAGE                the command line could not be parsed
+   3  INPUT_UNREADABLE     an input file (trace text, format file, events dir) is unreadable
+   4  BAD_FORMAT_FILE      a format file is not in the kernel's layout
+   5  OUTPUT_FAILED        writing the output failed (a closed pipe is a clean exit)
+   6  INVALID_SPEC         a probe spec is invalid; nothing was written to tracefs
+   7  PERMISSION_DENIED    tracefs needs privileges tprobe lacks (not root, lockdown)
+   8  TRACEFS_UNAVAILABLE  tracefs is not mounted (or not in this kernel)
+   9  SYMBOL_NOT_FOUND     a function or pattern matches no symbol
+  10  PROBE_REJECTED       the kernel refused a definition or filter (error_log shown)
+  11  FEATURE_MISSING      the kernel lacks a feature a spec needs
+  12  TEARDOWN_INCOMPLETE  teardown could not remove everything (`tprobe clean` retries)
+ 128+N                     stopped by signal N (INT, TERM, HUP, QUIT) after cleaning up";
+
 /// Named exit codes. Unexpected failures exit with 1.
 #[derive(Debug)]
 pub enum TprobeExitCode {}

@@ -8,7 +8,13 @@ use clap::ValueEnum;
 
 /// Manage tracefs/ftrace probes without eBPF, and decode what the kernel prints.
 #[derive(Debug, Parser)]
-#[command(name = "tprobe", version, about, propagate_version = true)]
+#[command(
+    name = "tprobe",
+    version,
+    about,
+    propagate_version = true,
+    after_help = super::exit_code::EXIT_CODES_HELP
+)]
 pub struct LowArgs {
     /// What to do.
     #[command(subcommand)]
@@ -30,6 +36,7 @@ pub enum Command {
     )]
     Trace(TraceArgs),
     /// Remove the probes and instances of tprobe runs whose process is gone.
+    #[command(after_help = "Examples:\n  tprobe clean --dry-run\n  tprobe clean")]
     Clean(CleanArgs),
     /// Show live tprobe runs and this machine's other dynamic events (read-only).
     #[command(
@@ -54,6 +61,32 @@ pub enum Command {
         after_help = "Examples:\n  tprobe count 'p:vfs_*'\n  tprobe count -i 1 --by comm u:libc:malloc\n  tprobe count --by size 'u:libc:malloc size=%di:u64'"
     )]
     Count(CountArgs),
+    /// Print a completion script for a shell (bash, zsh, fish, elvish, powershell).
+    #[command(
+        after_help = "Examples:\n  tprobe completions bash > /etc/bash_completion.d/tprobe\n  source <(tprobe completions bash)\n  tprobe completions zsh > \"${fpath[1]}/_tprobe\"\n  tprobe completions fish > ~/.config/fish/completions/tprobe.fish"
+    )]
+    Completions(CompletionsArgs),
+    /// Print the manual page (roff) of tprobe, or of one command (`tprobe-COMMAND(1)`).
+    #[command(
+        after_help = "Examples:\n  tprobe man | man -l -\n  tprobe man trace | man -l -\n  tprobe man > /usr/local/share/man/man1/tprobe.1"
+    )]
+    Man(ManArgs),
+}
+
+/// `tprobe completions` flags.
+#[derive(Debug, Clone, clap::Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete for.
+    #[arg(value_name = "SHELL", value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+/// `tprobe man` flags.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ManArgs {
+    /// A command (`trace`, `latency`, …) whose own page to print instead of the overview.
+    #[arg(value_name = "COMMAND")]
+    pub command: Option<String>,
 }
 
 /// How durations are shown.
@@ -160,7 +193,11 @@ pub struct TracefsArgs {
 pub struct TraceArgs {
     /// Probe specs: kernel syntax (`p:…`, `r:…`, `f:…`, `e:…`) or shorthands
     /// (`u:PATH:FUNC`, `ur:PATH:FUNC`, `t:SUBSYS:EVENT`, `SYM%return`). A spec may end in
-    /// `if FILTER` (kernel filter syntax) for that probe alone.
+    /// `if FILTER` (kernel filter syntax) for that probe alone. As with perf-tools'
+    /// `kprobe`, the last argument may instead be a filter for every probe
+    /// (`tprobe 'p:do_sys_open' 'filename ~ "*stat"'`): it is taken as one when there are
+    /// at least two arguments, it is not a valid spec, and it compares something
+    /// (`==`, `!=`, `<`, `>`, `<=`, `>=`, `~`, `&`, `&&`, `||`).
     #[arg(value_name = "SPEC", required = true)]
     pub specs: Vec<String>,
     /// A filter for every probe, in the kernel's filter syntax (`size > 1024`).
@@ -206,7 +243,26 @@ pub struct TraceArgs {
     #[arg(long)]
     pub dry_run: bool,
     #[command(flatten)]
+    pub compat: PerfToolsArgs,
+    #[command(flatten)]
     pub tracefs: TracefsArgs,
+}
+
+/// The perf-tools (`kprobe`, `uprobe`) options `tprobe trace` has that the aggregating
+/// commands do not (`-p`, `-d` and `-s` are `tprobe trace`'s own).
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct PerfToolsArgs {
+    /// Only events of these threads (not their children; `-p` follows a process and its
+    /// children).
+    #[arg(short = 'L', long = "tid", value_name = "TID", conflicts_with = "pid")]
+    pub tid: Vec<u32>,
+    /// Print a header line naming the columns before the events (text output only).
+    #[arg(short = 'H', long = "header")]
+    pub header: bool,
+    /// Print each probe's event format file (`events/GROUP/EVENT/format`, as the kernel
+    /// built it), then remove everything and exit without tracing.
+    #[arg(short = 'v', long = "show-format")]
+    pub show_format: bool,
 }
 
 impl TraceArgs {
@@ -275,8 +331,17 @@ fn parse_list_what(text: &str) -> Result<ListWhat, String> {
 /// The first argument names a command; anything else (a spec, a flag of `trace`) means
 /// `trace`: `tprobe SPEC…` is `tprobe trace SPEC…`.
 pub(crate) fn with_default_command(mut args: Vec<std::ffi::OsString>) -> Vec<std::ffi::OsString> {
-    const COMMANDS: [&str; 8] = [
-        "replay", "trace", "clean", "list", "resolve", "latency", "count", "help",
+    const COMMANDS: [&str; 10] = [
+        "replay",
+        "trace",
+        "clean",
+        "list",
+        "resolve",
+        "latency",
+        "count",
+        "completions",
+        "man",
+        "help",
     ];
     const TOP_LEVEL_FLAGS: [&str; 4] = ["-h", "--help", "-V", "--version"];
     if let Some(first) = args.get(1).and_then(|a| a.to_str()) {

@@ -2,10 +2,12 @@
 //! the library's decoder (property round trip, real fixtures against their ground truth).
 
 mod aggregate_cli;
+mod docs_cli;
 mod elf_targets;
 mod fixtures;
 mod fuzz_regressions;
 mod live_trace;
+mod perftools_cli;
 mod raw_capture;
 mod replay_cli;
 mod roundtrip;
