@@ -1,27 +1,68 @@
 //! tprobe manages raw tracefs/ftrace probes without eBPF and decodes what the kernel
-//! prints.
+//! prints. As a library it does two things:
 //!
-//! # Overview
-//! - [`parse`]: pure parsers over bytes — `trace_pipe` lines, `events/*/format` files,
-//!   print fmt templates, field values, `error_log`.
-//! - [`aggregate`]: latency histograms from entry/return pairs, and event counts.
-//! - [`decode`]: the streaming decoder that joins multi-line records, attaches stacks,
-//!   counts lost events and splits fields by format; [`decode::decode_reader`] runs it over
-//!   any `BufRead` (this is `tprobe replay`).
-//! - [`elf`]: function names to uprobe file offsets.
-//! - [`output`]: JSON Lines and text writers.
-//! - [`stream`]: the live loop over a trace pipe, and the signals that stop it.
-//! - [`spec`]: probe specs (shorthand and kernel syntax) into kernel definitions.
-//! - [`tracefs`]: the tracefs mount, features, definitions, instances, error_log.
+//! - **Live**: [`Probes::builder`] defines probes from specs (the same specs `tprobe
+//!   trace` takes) in a group and a private tracefs instance of their own, and hands out
+//!   decoded events, as an iterator of [`OwnedEvent`] or through a callback of borrowed
+//!   [`Record`]s. Stopping or dropping the [`RunningProbes`] removes everything.
+//! - **Replay**: [`replay`] and [`replay_with_formats`] decode captured `trace_pipe` or
+//!   `trace` text from any reader (this is `tprobe replay`).
+//!
+//! ```no_run
+//! // Every line an interactive bash reads, as it returns from readline().
+//! let probes = tprobe::Probes::builder()
+//!     .spec("ur:/usr/bin/bash:readline line=+0($retval):string")
+//!     .start()?;
+//! for event in probes {
+//!     if let Some(line) = event.field("line").and_then(|v| v.as_str()) {
+//!         println!("{} ({}): {line}", event.comm, event.pid);
+//!     }
+//! }
+//! # Ok::<(), tprobe::Error>(())
+//! ```
+//!
+//! Live sessions need root (or the tracefs permissions) and a kernel with the probe
+//! types used; they catch the stop signals while they run, so Ctrl-C still cleans up.
+//!
+//! The modules behind the facade are hidden from these docs: they are public for tprobe's
+//! own binary, tests and fuzz targets, and may change without notice.
 
+mod probes;
+
+pub use probes::replay;
+pub use probes::replay_with_formats;
+pub use probes::Error;
+pub use probes::OwnedEvent;
+pub use probes::OwnedValue;
+pub use probes::Probes;
+pub use probes::ProbesBuilder;
+pub use probes::RunningProbes;
+pub use probes::Summary;
+
+pub use decode::Event;
+pub use decode::Record;
+pub use parse::Field;
+pub use parse::RecordHeader;
+pub use parse::Tgid;
+pub use parse::Value;
+
+#[doc(hidden)]
 pub mod aggregate;
+#[doc(hidden)]
 pub mod decode;
+#[doc(hidden)]
 pub mod elf;
+#[doc(hidden)]
 pub mod kallsyms;
+#[doc(hidden)]
 pub mod output;
+#[doc(hidden)]
 pub mod parse;
+#[doc(hidden)]
 pub mod spec;
+#[doc(hidden)]
 pub mod stream;
+#[doc(hidden)]
 pub mod tracefs;
 
 #[doc(hidden)]

@@ -4,16 +4,14 @@
 
 mod aggregate;
 mod clean;
-mod colour;
 mod docs;
 mod error;
 mod exit_code;
 mod list;
 mod lowargs;
-mod progress;
 mod replay;
 mod resolve;
-mod trace;
+pub(crate) mod trace;
 
 pub use error::CliError;
 pub use exit_code::TprobeExitCode;
@@ -60,7 +58,7 @@ pub fn main_impl(args: impl IntoIterator<Item = OsString>) -> i32 {
         Err(err) if err.is_broken_pipe() => TprobeExitCode::OK,
         Err(err) => {
             let mut stderr = io::stderr().lock();
-            let _ = writeln!(stderr, "{} {}", colour::error_prefix(), err.render());
+            let _ = writeln!(stderr, "tprobe: {}", err.render());
             err.exit_code()
         }
     }

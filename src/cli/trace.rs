@@ -296,7 +296,7 @@ const TEXT_HEADER: &str = "# TIMESTAMP [CPU] COMM-PID(TGID) GROUP/EVENT: FIELD=V
 
 /// Writes [`TEXT_HEADER`] when `-H` asks for it and the output is text for a reader.
 fn write_header(out: &mut dyn Write, args: &TraceArgs, format: RecordFormat) -> io::Result<()> {
-    if args.compat.header && matches!(format, RecordFormat::Text | RecordFormat::ColourText) {
+    if args.compat.header && format == RecordFormat::Text {
         writeln!(out, "{TEXT_HEADER}")?;
         out.flush()?;
     }
@@ -349,13 +349,48 @@ pub(super) fn open_tracefs(args: &TracefsArgs) -> Result<Tracefs, CliError> {
     })
 }
 
-/// Takes every decoded record in place of the output: how `tprobe latency` and `tprobe
-/// count` reuse the whole live path (plan, session, readers, signals, teardown).
-pub(super) trait RecordHook {
+/// Takes every decoded record in place of the output: how `tprobe latency`, `tprobe
+/// count` and the library's [`crate::Probes`] reuse the whole live path (plan, session,
+/// readers, signals, teardown).
+pub(crate) trait RecordHook {
     /// One decoded record.
     fn record(&mut self, record: &Record<'_>);
     /// Called after records and between reads of a quiet stream: time for periodic output.
     fn tick(&mut self);
+    /// Called once the probes of `group` are enabled and the readers open, before the
+    /// first record.
+    fn started(&mut self, _group: &str) {}
+    /// Asked after each read round of the binary reader (and each record of the text
+    /// reader): `true` ends the run as if the output had closed, then tears down.
+    fn stop_requested(&mut self) -> bool {
+        false
+    }
+}
+
+/// `tprobe trace FLAGS…` parsed as the command line would be, defaults included: how the
+/// library facade builds its arguments without restating each flag's default.
+pub(crate) fn trace_args_from(flags: Vec<String>) -> Result<TraceArgs, clap::Error> {
+    use clap::Parser;
+    let argv = ["tprobe".to_owned(), "trace".to_owned()]
+        .into_iter()
+        .chain(flags);
+    match super::LowArgs::try_parse_from(argv)?.command {
+        super::Command::Trace(args) => Ok(args),
+        _ => Err(clap::Error::new(clap::error::ErrorKind::InvalidSubcommand)),
+    }
+}
+
+/// How a live run ended, for the caller's summary.
+#[derive(Debug)]
+pub(crate) struct LiveOutcome {
+    /// What stopped the stream.
+    pub(crate) stop: StopReason,
+    /// Events per event name and lost events per CPU.
+    pub(crate) counts: Counts,
+    /// What the teardown removed.
+    pub(crate) report: crate::tracefs::TeardownReport,
+    /// The session's group.
+    pub(crate) group: String,
 }
 
 pub(super) fn run(args: &TraceArgs) -> Result<i32, CliError> {
@@ -363,15 +398,13 @@ pub(super) fn run(args: &TraceArgs) -> Result<i32, CliError> {
 }
 
 /// [`run`], with the records going to `hook` instead of the output when one is given.
-pub(super) fn run_with(
+pub(crate) fn run_with(
     args: &TraceArgs,
     hook: Option<&mut dyn RecordHook>,
 ) -> Result<i32, CliError> {
-    // Everything that can be checked without tracefs is checked before anything is
-    // written to it (not even the instance is created for a bad spec).
-    let name = SessionName::next_for_this_process()?;
-    let mut plan = plan(args, &name.to_string())?;
     if args.dry_run {
+        let name = SessionName::next_for_this_process()?;
+        let plan = plan(args, &name.to_string())?;
         let mut out = io::stdout().lock();
         for line in &plan.lines {
             writeln!(out, "{line}").map_err(CliError::Output)?;
@@ -388,23 +421,12 @@ pub(super) fn run_with(
         return Ok(TprobeExitCode::OK);
     }
 
-    let tracefs = open_tracefs(&args.tracefs)?;
-    let features = tracefs.features()?;
-    for line in &plan.lines {
-        if let Some(def) = parse_dynamic_event(line.as_bytes()) {
-            features.require(EventsFile::for_definition(&def).feature())?;
-        }
-    }
-    check_kernel_symbols(&mut plan, &tracefs)?;
-    // Signals from here on lead to the teardown below, not to an abrupt exit.
-    let mut signals = SignalWatch::install().map_err(CliError::Signals)?;
-    let mut session = Session::create_named(&tracefs, name)?;
-    let group = session.group().to_owned();
-    let outcome = run_session(args, &plan, &mut session, &mut signals, hook);
-    // One teardown path for every outcome (the Session's Drop covers a panic).
-    let teardown = session.teardown();
-    let (stop, counts) = outcome?;
-    let report = teardown?;
+    let LiveOutcome {
+        stop,
+        counts,
+        report,
+        group,
+    } = run_live(args, hook)?;
     let mut stderr = io::stderr().lock();
     let per_event: Vec<String> = counts
         .events
@@ -432,6 +454,41 @@ pub(super) fn run_with(
     Ok(match stop {
         StopReason::Signal(signal) if signal != libc::SIGPIPE => 128 + signal,
         _ => TprobeExitCode::OK,
+    })
+}
+
+/// Plans, defines, streams into `hook` (or the output) and tears down: the live path
+/// without the summary line, shared by the CLI and the library facade.
+pub(crate) fn run_live(
+    args: &TraceArgs,
+    hook: Option<&mut dyn RecordHook>,
+) -> Result<LiveOutcome, CliError> {
+    // Everything that can be checked without tracefs is checked before anything is
+    // written to it (not even the instance is created for a bad spec).
+    let name = SessionName::next_for_this_process()?;
+    let mut plan = plan(args, &name.to_string())?;
+    let tracefs = open_tracefs(&args.tracefs)?;
+    let features = tracefs.features()?;
+    for line in &plan.lines {
+        if let Some(def) = parse_dynamic_event(line.as_bytes()) {
+            features.require(EventsFile::for_definition(&def).feature())?;
+        }
+    }
+    check_kernel_symbols(&mut plan, &tracefs)?;
+    // Signals from here on lead to the teardown below, not to an abrupt exit.
+    let mut signals = SignalWatch::install().map_err(CliError::Signals)?;
+    let mut session = Session::create_named(&tracefs, name)?;
+    let group = session.group().to_owned();
+    let outcome = run_session(args, &plan, &mut session, &mut signals, hook);
+    // One teardown path for every outcome (the Session's Drop covers a panic).
+    let teardown = session.teardown();
+    let (stop, counts) = outcome?;
+    let report = teardown?;
+    Ok(LiveOutcome {
+        stop,
+        counts,
+        report,
+        group,
     })
 }
 
@@ -474,9 +531,9 @@ fn check_kernel_symbols(plan: &mut TracePlan, tracefs: &Tracefs) -> Result<(), C
 
 /// Events per event name and lost events per CPU, for the summary.
 #[derive(Debug, Default)]
-struct Counts {
-    events: BTreeMap<String, u64>,
-    lost: BTreeMap<u32, u64>,
+pub(crate) struct Counts {
+    pub(crate) events: BTreeMap<String, u64>,
+    pub(crate) lost: BTreeMap<u32, u64>,
 }
 
 fn run_session(
@@ -484,7 +541,7 @@ fn run_session(
     plan: &TracePlan,
     session: &mut Session,
     signals: &mut SignalWatch,
-    hook: Option<&mut dyn RecordHook>,
+    mut hook: Option<&mut dyn RecordHook>,
 ) -> Result<(StopReason, Counts), CliError> {
     let group = session.group().to_owned();
     if let Some(signal) = signals.raised() {
@@ -556,6 +613,9 @@ fn run_session(
                 instance.enable_event(system, event, true)?;
             }
         }
+        if let Some(hook) = hook.as_deref_mut() {
+            hook.started(&group);
+        }
         let comms = CommCache::new(Some(session.tracefs().root().join("saved_cmdlines")));
         let result = stream_raw_events(args, plan, &catalog, &mut capture, comms, signals, hook);
         // Close every reader before teardown: an open instance file makes rmdir fail.
@@ -578,6 +638,9 @@ fn run_session(
         for (system, event, _) in &plan.tracepoints {
             instance.enable_event(system, event, true)?;
         }
+    }
+    if let Some(hook) = hook.as_deref_mut() {
+        hook.started(&group);
     }
     let result = stream_events(args, &catalog, &mut pipe, signals, hook);
     // Close the reader before teardown: an open instance file makes rmdir fail.
@@ -605,10 +668,12 @@ fn stream_raw_events(
 ) -> Result<(StopReason, Counts), CliError> {
     let format = match args.output_format() {
         OutputFormat::Json => RecordFormat::Json,
-        OutputFormat::Text => super::colour::text_format(args.output.is_none()),
+        OutputFormat::Text => RecordFormat::Text,
         OutputFormat::None => RecordFormat::None,
     };
     let mut out: Box<dyn Write> = match &args.output {
+        // A hook takes the records: stdout stays unlocked for the program around it.
+        _ if hook.is_some() => Box::new(io::sink()),
         Some(path) => {
             let file = File::create(path).map_err(|source| CliError::Input {
                 path: path.clone(),
@@ -696,6 +761,10 @@ impl<W: Write> RawSink for HookedSink<'_, W> {
     fn flush(&mut self) -> io::Result<()> {
         if let Some(hook) = self.hook.as_deref_mut() {
             hook.tick();
+            if hook.stop_requested() {
+                // Ends the stream the way a closed output does; teardown follows.
+                return Err(io::ErrorKind::BrokenPipe.into());
+            }
         }
         self.output.flush()
     }
@@ -710,12 +779,14 @@ fn stream_events(
 ) -> Result<(StopReason, Counts), CliError> {
     let format = match args.output_format() {
         OutputFormat::Json => RecordFormat::Json,
-        OutputFormat::Text => super::colour::text_format(args.output.is_none()),
+        OutputFormat::Text => RecordFormat::Text,
         OutputFormat::None => RecordFormat::None,
     };
     // Written through a SignalWriter: a stop signal ends the run even while the output's
     // reader is not reading.
     let mut out: Box<dyn Write> = match &args.output {
+        // A hook takes the records: stdout stays unlocked for the program around it.
+        _ if hook.is_some() => Box::new(io::sink()),
         Some(path) => {
             let file = File::create(path).map_err(|source| CliError::Input {
                 path: path.clone(),
@@ -757,6 +828,9 @@ fn stream_events(
         if let Some(hook) = hook.as_deref_mut() {
             hook.record(record);
             hook.tick();
+            if hook.stop_requested() {
+                return Err(io::ErrorKind::BrokenPipe.into());
+            }
             return Ok(());
         }
         buf.clear();

@@ -319,7 +319,7 @@ fn c_type_size(c_type: &str) -> Option<usize> {
 }
 
 /// Task names by pid from the global `saved_cmdlines`, read when first needed and again
-/// when a pid is missing (at most every [`CMDLINES_REFRESH`]).
+/// when a pid is missing (at most every `CMDLINES_REFRESH`).
 #[derive(Debug, Default)]
 pub struct CommCache {
     path: Option<PathBuf>,

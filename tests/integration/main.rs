@@ -6,6 +6,7 @@ mod docs_cli;
 mod elf_targets;
 mod fixtures;
 mod fuzz_regressions;
+mod library_api;
 mod live_trace;
 mod perftools_cli;
 mod raw_capture;
