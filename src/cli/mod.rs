@@ -4,11 +4,13 @@
 
 mod aggregate;
 mod clean;
+mod colour;
 mod docs;
 mod error;
 mod exit_code;
 mod list;
 mod lowargs;
+mod progress;
 mod replay;
 mod resolve;
 pub(crate) mod trace;
@@ -58,7 +60,7 @@ pub fn main_impl(args: impl IntoIterator<Item = OsString>) -> i32 {
         Err(err) if err.is_broken_pipe() => TprobeExitCode::OK,
         Err(err) => {
             let mut stderr = io::stderr().lock();
-            let _ = writeln!(stderr, "tprobe: {}", err.render());
+            let _ = writeln!(stderr, "{} {}", colour::error_prefix(), err.render());
             err.exit_code()
         }
     }

@@ -22,7 +22,7 @@ pub(super) fn run(args: &ReplayArgs) -> Result<i32, CliError> {
     };
     let format = match args.output_format() {
         OutputFormat::Json => RecordFormat::Json,
-        OutputFormat::Text => RecordFormat::Text,
+        OutputFormat::Text => super::colour::text_format(true),
         OutputFormat::None => RecordFormat::None,
     };
     let threads = match args.threads {
@@ -39,12 +39,19 @@ pub(super) fn run(args: &ReplayArgs) -> Result<i32, CliError> {
     let mut summary = DecodeSummary::default();
     for path in files {
         let input: Box<dyn io::Read + Send> = if path == stdin_path {
-            Box::new(io::stdin())
+            super::progress::wrap(Box::new(io::stdin()), "-".to_owned(), None)
         } else {
-            Box::new(File::open(path).map_err(|source| CliError::Input {
+            let file = File::open(path).map_err(|source| CliError::Input {
                 path: path.to_owned(),
                 source,
-            })?)
+            })?;
+            // The total, for a regular file; a pipe or device shows bytes and rate only.
+            let total = file
+                .metadata()
+                .ok()
+                .filter(|m| m.is_file())
+                .map(|m| m.len());
+            super::progress::wrap(Box::new(file), path.display().to_string(), total)
         };
         let part =
             decode_parallel(input, &catalog, format, &mut out, threads).map_err(

@@ -296,7 +296,7 @@ const TEXT_HEADER: &str = "# TIMESTAMP [CPU] COMM-PID(TGID) GROUP/EVENT: FIELD=V
 
 /// Writes [`TEXT_HEADER`] when `-H` asks for it and the output is text for a reader.
 fn write_header(out: &mut dyn Write, args: &TraceArgs, format: RecordFormat) -> io::Result<()> {
-    if args.compat.header && format == RecordFormat::Text {
+    if args.compat.header && matches!(format, RecordFormat::Text | RecordFormat::ColourText) {
         writeln!(out, "{TEXT_HEADER}")?;
         out.flush()?;
     }
@@ -668,7 +668,7 @@ fn stream_raw_events(
 ) -> Result<(StopReason, Counts), CliError> {
     let format = match args.output_format() {
         OutputFormat::Json => RecordFormat::Json,
-        OutputFormat::Text => RecordFormat::Text,
+        OutputFormat::Text => super::colour::text_format(args.output.is_none()),
         OutputFormat::None => RecordFormat::None,
     };
     let mut out: Box<dyn Write> = match &args.output {
@@ -779,7 +779,7 @@ fn stream_events(
 ) -> Result<(StopReason, Counts), CliError> {
     let format = match args.output_format() {
         OutputFormat::Json => RecordFormat::Json,
-        OutputFormat::Text => RecordFormat::Text,
+        OutputFormat::Text => super::colour::text_format(args.output.is_none()),
         OutputFormat::None => RecordFormat::None,
     };
     // Written through a SignalWriter: a stop signal ends the run even while the output's

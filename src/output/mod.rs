@@ -30,6 +30,8 @@ pub enum RecordFormat {
     Json,
     /// Human text.
     Text,
+    /// Human text with the event name highlighted (ANSI escapes): for a terminal.
+    ColourText,
     /// Nothing (decode only).
     None,
 }
@@ -42,6 +44,9 @@ impl RecordFormat {
             RecordFormat::Text => {
                 // Writing into a Vec cannot fail.
                 let _ = Text::new(&mut *out).write_record(record);
+            }
+            RecordFormat::ColourText => {
+                let _ = Text::new(&mut *out).with_colour().write_record(record);
             }
             RecordFormat::None => {}
         }

@@ -20,20 +20,31 @@ use crate::parse::Value;
 #[derive(Debug)]
 pub struct Text<W: Write> {
     out: W,
+    colour: bool,
 }
 
 impl<W: Write> Text<W> {
     /// A writer over `out` (buffer it).
     pub fn new(out: W) -> Self {
-        Self { out }
+        Self { out, colour: false }
+    }
+
+    /// Highlights each event's name with ANSI escapes (for a terminal).
+    pub fn with_colour(mut self) -> Self {
+        self.colour = true;
+        self
     }
 }
+
+/// Bold cyan, then back to the default: around `GROUP/EVENT` with colour.
+const EVENT_STYLE: &[u8] = b"\x1b[1;36m";
+const RESET: &[u8] = b"\x1b[0m";
 
 impl<W: Write> RecordWriter for Text<W> {
     fn write_record(&mut self, record: &Record<'_>) -> io::Result<()> {
         let out = &mut self.out;
         match record {
-            Record::Event(event) => write_event(out, event),
+            Record::Event(event) => write_event(out, event, self.colour),
             Record::Lost { cpu, count } => match count {
                 Some(n) => writeln!(out, "CPU {cpu}: LOST {n} events"),
                 None => writeln!(out, "CPU {cpu}: LOST events (count unknown)"),
@@ -51,7 +62,7 @@ impl<W: Write> RecordWriter for Text<W> {
     }
 }
 
-fn write_event(out: &mut impl Write, event: &Event<'_>) -> io::Result<()> {
+fn write_event(out: &mut impl Write, event: &Event<'_>, colour: bool) -> io::Result<()> {
     let h = &event.header;
     // itoa, not write!: this runs once per live event and fmt showed in profiles.
     let mut numbers = itoa::Buffer::new();
@@ -69,11 +80,17 @@ fn write_event(out: &mut impl Write, event: &Event<'_>) -> io::Result<()> {
         _ => {}
     }
     out.write_all(b" ")?;
+    if colour {
+        out.write_all(EVENT_STYLE)?;
+    }
     if let Some(group) = event.group {
         out.write_all(group.as_bytes())?;
         out.write_all(b"/")?;
     }
     text_bytes(out, &event.name)?;
+    if colour {
+        out.write_all(RESET)?;
+    }
     out.write_all(b":")?;
     for field in &event.fields {
         out.write_all(b" ")?;

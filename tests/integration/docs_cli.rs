@@ -147,3 +147,163 @@ fn top_level_help_lists_every_exit_code() {
     assert!(seen >= 13, "read {seen} exit codes");
     assert!(help.contains("128+N"));
 }
+
+// ---------------------------------------------------------------------------------------
+// Colour and the replay progress line: only on a terminal, never with NO_COLOR or a pipe.
+// ---------------------------------------------------------------------------------------
+
+/// Which of tprobe's outputs a pseudo-terminal gets (the other one is a pipe).
+#[derive(Clone, Copy)]
+enum OnTerminal {
+    Stdout,
+    Stderr,
+}
+
+/// Runs `tprobe ARGS` with one output on a fresh pseudo-terminal and the other on a pipe;
+/// returns (what the terminal got, what the pipe got).
+fn run_on_terminal(args: &[&str], env: &[(&str, &str)], which: OnTerminal) -> (Vec<u8>, Vec<u8>) {
+    use std::io::Read;
+    use std::os::fd::FromRawFd;
+    use std::os::fd::OwnedFd;
+    use std::process::Stdio;
+    let (mut master, mut slave) = (-1, -1);
+    // SAFETY: openpty writes two descriptors; the other arguments may be null.
+    let rc = unsafe {
+        libc::openpty(
+            &mut master,
+            &mut slave,
+            std::ptr::null_mut(),
+            std::ptr::null(),
+            std::ptr::null(),
+        )
+    };
+    assert_eq!(rc, 0, "openpty: {}", std::io::Error::last_os_error());
+    // SAFETY: both were just opened and are owned by nobody else.
+    let (master, slave) = unsafe { (OwnedFd::from_raw_fd(master), OwnedFd::from_raw_fd(slave)) };
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_tprobe"));
+    cmd.args(args).stdin(Stdio::null()).env_remove("NO_COLOR");
+    cmd.env("TERM", "xterm");
+    for (key, value) in env {
+        cmd.env(key, value);
+    }
+    match which {
+        OnTerminal::Stdout => cmd.stdout(Stdio::from(slave)).stderr(Stdio::piped()),
+        OnTerminal::Stderr => cmd.stderr(Stdio::from(slave)).stdout(Stdio::piped()),
+    };
+    let mut child = cmd.spawn().expect("tprobe runs");
+    // Dropping `cmd` closes the parent's copy of the slave: the master reads EIO at the end.
+    drop(cmd);
+    let reader = std::thread::spawn(move || {
+        let mut file = std::fs::File::from(master);
+        let mut bytes = Vec::new();
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = file.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            bytes.extend_from_slice(&buf[..n]);
+        }
+        bytes
+    });
+    let mut piped = Vec::new();
+    match which {
+        OnTerminal::Stdout => child.stderr.take().unwrap().read_to_end(&mut piped),
+        OnTerminal::Stderr => child.stdout.take().unwrap().read_to_end(&mut piped),
+    }
+    .unwrap();
+    child.wait().unwrap();
+    (reader.join().unwrap(), piped)
+}
+
+fn replay_fixture_args() -> Vec<String> {
+    let dir = crate::util::fixture("uprobe-basic");
+    vec![
+        "replay".to_owned(),
+        "--events-dir".to_owned(),
+        dir.join("events").display().to_string(),
+        dir.join("trace_pipe.txt").display().to_string(),
+    ]
+}
+
+const ESC: u8 = 0x1b;
+
+/// Text events are highlighted on a terminal, not with NO_COLOR, not into a pipe, never
+/// in JSON; the error prefix likewise.
+#[test]
+fn colour_only_on_a_terminal_without_no_color() {
+    let args = replay_fixture_args();
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let (terminal, _) = run_on_terminal(&args, &[], OnTerminal::Stdout);
+    let text = String::from_utf8_lossy(&terminal);
+    assert!(
+        text.contains("\x1b[1;36mtprobe_fixture/touch\x1b[0m: "),
+        "no highlighted event name on a terminal:\n{text}"
+    );
+    let (no_color, _) = run_on_terminal(&args, &[("NO_COLOR", "1")], OnTerminal::Stdout);
+    assert!(
+        no_color.len() > 1000,
+        "{}",
+        String::from_utf8_lossy(&no_color)
+    );
+    assert!(!no_color.contains(&ESC), "escapes despite NO_COLOR");
+    let piped = TprobeCmd::new().args(&args).status(0);
+    assert!(piped.stdout.len() > 1000);
+    assert!(!piped.stdout.contains(&ESC), "escapes into a pipe");
+    let mut json_args = args.clone();
+    json_args.insert(1, "--json");
+    let (json, _) = run_on_terminal(&json_args, &[], OnTerminal::Stdout);
+    assert!(json.len() > 1000 && !json.contains(&ESC), "escapes in JSON");
+
+    let bad = ["replay", "/nonexistent/trace.txt"];
+    let (terminal_err, _) = run_on_terminal(&bad, &[], OnTerminal::Stderr);
+    assert!(
+        terminal_err.starts_with(b"\x1b[1;31mtprobe:\x1b[0m cannot read"),
+        "{}",
+        String::from_utf8_lossy(&terminal_err)
+    );
+    let (plain_err, _) = run_on_terminal(&bad, &[("NO_COLOR", "1")], OnTerminal::Stderr);
+    assert!(plain_err.starts_with(b"tprobe: cannot read"));
+    let piped_err = TprobeCmd::new().args(bad).status(3);
+    assert!(piped_err.stderr.starts_with(b"tprobe: cannot read"));
+}
+
+/// The replay progress line shows on a terminal stderr (made immediate by
+/// TPROBE_PROGRESS_AFTER_MS=0) and is cleared; a piped stderr gets the summary alone.
+#[test]
+fn replay_progress_only_on_a_terminal() {
+    let args = replay_fixture_args();
+    let mut args: Vec<&str> = args.iter().map(String::as_str).collect();
+    args.insert(1, "--format=none");
+    let now = [("TPROBE_PROGRESS_AFTER_MS", "0")];
+    let (terminal, _) = run_on_terminal(&args, &now, OnTerminal::Stderr);
+    let text = String::from_utf8_lossy(&terminal);
+    let size_mb = std::fs::metadata(crate::util::fixture("uprobe-basic/trace_pipe.txt"))
+        .unwrap()
+        .len() as f64
+        / 1e6;
+    assert!(
+        text.starts_with("\rtprobe replay: ")
+            && text.contains(&format!(" / {size_mb:.1} MB ("))
+            && text.contains(" MB/s\x1b[K"),
+        "{text:?}"
+    );
+    // Cleared before the summary.
+    assert!(
+        text.contains("\r\x1b[Ktprobe replay: 56 events"),
+        "{text:?}"
+    );
+    let piped = std::process::Command::new(env!("CARGO_BIN_EXE_tprobe"))
+        .args(&args)
+        .env("TPROBE_PROGRESS_AFTER_MS", "0")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert!(piped.status.success());
+    let stderr = String::from_utf8_lossy(&piped.stderr);
+    assert!(stderr.starts_with("tprobe replay: 56 events"), "{stderr:?}");
+    assert!(
+        !stderr.contains('\r') && !stderr.contains("MB/s"),
+        "{stderr:?}"
+    );
+    assert_eq!(stderr.lines().count(), 1, "{stderr:?}");
+}
