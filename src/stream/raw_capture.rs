@@ -498,6 +498,11 @@ pub fn stream_raw(
             Err(e) => return output_error(e),
         }
     };
+    // After a stop signal the drain writes only while the output accepts data: a reader
+    // that stopped reading must not keep tprobe from tearing down.
+    if matches!(reason, StopReason::Signal(_)) {
+        signals.rearm();
+    }
     // Drain: what the buffers still hold goes out before the teardown.
     let finish = (|| -> io::Result<()> {
         if reason != StopReason::Count {

@@ -68,12 +68,15 @@ impl<W: Write> Write for SignalWriter<W> {
                 }
                 return Err(err);
             }
-            if fds[1].revents & libc::POLLIN != 0 {
-                return Err(io::Error::other(StoppedBySignal));
-            }
+            // Output first: after a stop signal the final drain still writes what the
+            // output accepts (the signal pipe is re-armed then); only a write that would
+            // wait gives up.
             if fds[0].revents != 0 {
                 // Writable, or an error/hang-up the write itself will report.
                 return self.inner.write(&buf[..buf.len().min(CHUNK)]);
+            }
+            if fds[1].revents & libc::POLLIN != 0 {
+                return Err(io::Error::other(StoppedBySignal));
             }
         }
     }

@@ -77,6 +77,16 @@ impl SignalWatch {
         self.read_end.as_raw_fd()
     }
 
+    /// Makes [`fd`](Self::fd) readable again after [`raised`](Self::raised) drained it, so
+    /// that writes through a [`SignalWriter`](super::SignalWriter) during the final drain
+    /// give up at once when the output does not accept data, instead of blocking on a
+    /// reader that stopped reading.
+    pub fn rearm(&self) {
+        use std::io::Write;
+        // Non-blocking; a full pipe is readable already.
+        let _ = (&self._write_end).write(&[0]);
+    }
+
     /// The first stop signal received so far, if any. Drains the wake-up pipe.
     pub fn raised(&mut self) -> Option<i32> {
         let mut buf = [0u8; 64];

@@ -534,7 +534,7 @@ fn user_wildcard_is_one_event_with_many_points() {
             &format!("u:{}:*", b.pie.display()),
         ])
         .output();
-    assert_eq!(too_many.status.code(), Some(3), "{too_many:?}");
+    assert_eq!(too_many.status.code(), Some(9), "{too_many:?}");
     assert!(String::from_utf8_lossy(&too_many.stderr).contains("--max-probes"));
     let target = Target::background(&b.pie, 3000, 5000);
     let pid = target.pid().to_string();
