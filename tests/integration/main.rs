@@ -8,6 +8,7 @@ mod fixtures;
 mod fuzz_regressions;
 mod library_api;
 mod live_trace;
+mod recipes;
 mod perftools_cli;
 mod raw_capture;
 mod replay_cli;
