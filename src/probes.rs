@@ -6,6 +6,7 @@ use std::io::Read;
 use std::path::Path;
 use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
+use std::sync::atomic::AtomicUsize;
 use std::sync::atomic::Ordering;
 use std::sync::mpsc;
 use std::sync::Arc;
@@ -23,6 +24,59 @@ use crate::decode::Event;
 use crate::decode::EventCatalog;
 use crate::decode::Record;
 use crate::parse::Value;
+
+/// Sessions running in this process (see [`keep_default_actions`]).
+static SESSIONS: AtomicUsize = AtomicUsize::new(0);
+
+/// Counts a session from its start until its thread ends, even by a panic.
+struct SessionCount;
+
+impl SessionCount {
+    fn start() -> Self {
+        keep_default_actions();
+        SESSIONS.fetch_add(1, Ordering::SeqCst);
+        Self
+    }
+}
+
+impl Drop for SessionCount {
+    fn drop(&mut self) {
+        SESSIONS.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// A session catches the stop signals, and signal-hook does not give a signal its default
+/// action back when its last handler goes: after a session, Ctrl-C would be ignored.
+/// Installed once, before the first session: while no session runs, a stop signal whose
+/// action was the default one does what the default would (ends the process).
+fn keep_default_actions() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        for signal in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP, libc::SIGQUIT] {
+            if !has_default_action(signal) {
+                continue;
+            }
+            // SAFETY: the action does an atomic load and then what the default action
+            // does, through signal-hook's helper made for signal handlers.
+            let _ = unsafe {
+                signal_hook::low_level::register(signal, move || {
+                    if SESSIONS.load(Ordering::SeqCst) == 0 {
+                        let _ = signal_hook::low_level::emulate_default_handler(signal);
+                    }
+                })
+            };
+        }
+    });
+}
+
+/// Whether `signal`'s disposition is the default action.
+fn has_default_action(signal: i32) -> bool {
+    let mut old = std::mem::MaybeUninit::<libc::sigaction>::zeroed();
+    // SAFETY: a null new action only queries the current one into `old`, valid for writes.
+    let rc = unsafe { libc::sigaction(signal, std::ptr::null(), old.as_mut_ptr()) };
+    // SAFETY: zeroed is a valid sigaction, and sigaction filled it when it succeeded.
+    rc == 0 && unsafe { old.assume_init() }.sa_sigaction == libc::SIG_DFL
+}
 
 /// Events an iterator may hold before the session's reader waits for the consumer (the
 /// kernel's buffers then absorb the rest, and count what they drop).
@@ -178,7 +232,8 @@ impl ProbesBuilder {
     /// function, no tracefs, a kernel refusal) come back here, with nothing left behind.
     ///
     /// While a session runs, SIGINT, SIGTERM, SIGHUP, SIGQUIT and SIGPIPE end it (and its
-    /// iterator) instead of the process, so Ctrl-C still removes the probes.
+    /// iterator) instead of the process, so Ctrl-C still removes the probes; once no
+    /// session runs, they have their default actions again.
     ///
     /// ```no_run
     /// let mut probes = tprobe::Probes::builder().spec("u:libc:malloc size=%di:u64").start()?;
@@ -234,9 +289,11 @@ impl ProbesBuilder {
             stop: Arc::clone(&stop),
             started: Some(started_tx),
         };
+        let count = SessionCount::start();
         let thread = std::thread::Builder::new()
             .name("tprobe-session".to_owned())
             .spawn(move || -> Result<Summary, Error> {
+                let _count = count;
                 let outcome = run_live(&args, Some(&mut hook)).map(|outcome| Summary {
                     events: outcome.counts.events.values().sum(),
                     lost: outcome.counts.lost.values().sum(),
