@@ -75,6 +75,8 @@ struct RawPlan<'c> {
     fields: Vec<PlannedField<'c>>,
     /// The field that holds the task's comm (a `$comm` argument), by index in `fields`.
     comm_field: Option<usize>,
+    /// Whether a field is a probe's address column (which may need kernel symbols).
+    has_probe_column: bool,
 }
 
 /// `common_*` offsets; the same for every event of a kernel.
@@ -262,6 +264,7 @@ fn plan_event<'c>(entry: &'c CatalogEntry, comm_args: &[(String, String)]) -> Ra
         .find_map(|(_, name)| fields.iter().position(|f| f.name == name.as_bytes()));
     RawPlan {
         entry,
+        has_probe_column: fields.iter().any(|f| f.probe_column),
         fields,
         comm_field,
     }
@@ -531,7 +534,7 @@ impl<'c> RawDecoder<'c> {
                 .unwrap_or(0),
         );
         let flags_end = self.scratch.len();
-        if !self.ksyms_tried && plan.fields.iter().any(|f| f.probe_column) {
+        if !self.ksyms_tried && plan.has_probe_column {
             self.load_ksyms_for(plan, payload);
         }
         for field in &plan.fields {
@@ -551,7 +554,8 @@ impl<'c> RawDecoder<'c> {
             .comm_field
             .and_then(|index| comm_from_fields(&self.pre, plan, index, payload))
             .unwrap_or_else(|| self.comms.get(pid));
-        let mut fields: Vec<Field<'_>> = recycle(std::mem::take(&mut self.spare_fields));
+        // Empty and `'static`: it becomes a vector of shorter-lived fields for free.
+        let mut fields: Vec<Field<'_>> = std::mem::take(&mut self.spare_fields);
         build_fields(&mut fields, &self.pre, plan, payload, scratch);
         let record = Record::Event(Event {
             header: RecordHeader {
@@ -642,6 +646,9 @@ fn frames<'a>(
     spans: &[(StackKind, usize, usize)],
     kind: StackKind,
 ) -> Vec<&'a [u8]> {
+    if spans.is_empty() {
+        return Vec::new();
+    }
     spans
         .iter()
         .filter(|(k, _, _)| *k == kind)
@@ -677,7 +684,8 @@ fn write_frames(
                 match ksyms.and_then(|index| index.resolve(KernelAddr(addr))) {
                     Some(sym) => scratch.extend_from_slice(sym.sym.name.as_bytes()),
                     None => {
-                        let _ = write!(scratch, "0x{addr:08x}");
+                        scratch.extend_from_slice(b"0x");
+                        push_hex(scratch, addr, 8);
                     }
                 }
             }
@@ -685,7 +693,9 @@ fn write_frames(
                 if addr == 0 || addr == u64::MAX {
                     break;
                 }
-                let _ = write!(scratch, "<{addr:016x}>");
+                scratch.push(b'<');
+                push_hex(scratch, addr, 16);
+                scratch.push(b'>');
             }
         }
         spans.push((format.kind, start, scratch.len()));
@@ -872,7 +882,8 @@ fn int_value(
 ) -> Pre {
     let hex = |scratch: &mut Vec<u8>, kind: ValueKind| {
         let from = scratch.len();
-        let _ = write!(scratch, "0x{:x}", raw & mask(elem));
+        scratch.extend_from_slice(b"0x");
+        push_hex(scratch, raw & mask(elem), 1);
         Pre::Scratch(from, scratch.len(), kind)
     };
     // A kernel address as the kernel prints a kprobe's address column and `%pS`:
@@ -919,9 +930,18 @@ fn mask(bytes: usize) -> u64 {
 /// A little-endian integer of `size` bytes at `at`, sign-extended when `signed`.
 fn read_int(payload: &[u8], at: usize, size: usize, signed: bool) -> Option<u64> {
     let bytes = payload.get(at..at.checked_add(size)?)?;
-    let mut buf = [0u8; 8];
-    buf.get_mut(..size)?.copy_from_slice(bytes);
-    let v = u64::from_le_bytes(buf);
+    // The usual sizes as fixed-size loads (a copy of a variable length is a call).
+    let v = match *bytes {
+        [a] => u64::from(a),
+        [a, b] => u64::from(u16::from_le_bytes([a, b])),
+        [a, b, c, d] => u64::from(u32::from_le_bytes([a, b, c, d])),
+        [a, b, c, d, e, f, g, h] => u64::from_le_bytes([a, b, c, d, e, f, g, h]),
+        _ => {
+            let mut buf = [0u8; 8];
+            buf.get_mut(..size)?.copy_from_slice(bytes);
+            u64::from_le_bytes(buf)
+        }
+    };
     if signed && size < 8 && size > 0 {
         let shift = 64 - 8 * size as u32;
         Some((((v << shift) as i64) >> shift) as u64)
@@ -932,14 +952,48 @@ fn read_int(payload: &[u8], at: usize, size: usize, signed: bool) -> Option<u64>
 
 /// `sec.nnnnnnnnn` of a nanosecond clock; returns where it ends.
 fn write_ts(out: &mut Vec<u8>, ts: u64) -> usize {
-    let mut numbers = itoa::Buffer::new();
-    out.extend_from_slice(numbers.format(ts / 1_000_000_000).as_bytes());
-    out.push(b'.');
-    let nanos = ts % 1_000_000_000;
-    let digits = numbers.format(nanos).as_bytes();
-    out.extend(std::iter::repeat_n(b'0', 9 - digits.len()));
-    out.extend_from_slice(digits);
+    // By hand, into one buffer appended at once: this runs once per live event.
+    // u64::MAX ns is 18446744073 s: eleven digits, a dot and nine.
+    let mut text = [b'0'; 21];
+    let mut at = text.len();
+    let mut nanos = ts % 1_000_000_000;
+    for _ in 0..9 {
+        at -= 1;
+        text[at] = b'0' + (nanos % 10) as u8;
+        nanos /= 10;
+    }
+    at -= 1;
+    text[at] = b'.';
+    let mut secs = ts / 1_000_000_000;
+    loop {
+        at -= 1;
+        text[at] = b'0' + (secs % 10) as u8;
+        secs /= 10;
+        if secs == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&text[at..]);
     out.len()
+}
+
+/// Appends `value` in lower-case hex, zero-padded to at least `min_digits` (at most 16),
+/// as `{:0N$x}` prints it: without `core::fmt`, which showed in live profiles.
+fn push_hex(out: &mut Vec<u8>, value: u64, min_digits: usize) {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut buf = [b'0'; 16];
+    let mut at = buf.len();
+    let mut rest = value;
+    loop {
+        at -= 1;
+        buf[at] = DIGITS[(rest & 0xf) as usize];
+        rest >>= 4;
+        if rest == 0 {
+            break;
+        }
+    }
+    let at = at.min(buf.len() - min_digits.clamp(1, buf.len()));
+    out.extend_from_slice(&buf[at..]);
 }
 
 /// The latency column the text path prints (`trace_print_lat_fmt`, trace_output.c 6.12+):
@@ -1113,9 +1167,34 @@ mod tests {
     }
 
     #[test]
+    fn hex_digits_as_fmt_prints_them() {
+        for value in [0u64, 1, 0xf, 0x10, 0x55d0_1234, u64::MAX, 1 << 63] {
+            for min_digits in [1, 8, 16] {
+                let mut out = Vec::new();
+                push_hex(&mut out, value, min_digits);
+                assert_eq!(out, format!("{value:0min_digits$x}").into_bytes());
+            }
+        }
+        let mut out = Vec::new();
+        write_ts(&mut out, 5);
+        assert_eq!(out, b"0.000000005");
+        out.clear();
+        write_ts(&mut out, u64::MAX);
+        assert_eq!(out, b"18446744073.709551615");
+    }
+
+    #[test]
     fn ints_sign_extend_by_size() {
         assert_eq!(read_int(&[0xff], 0, 1, true), Some(u64::MAX));
         assert_eq!(read_int(&[0xff], 0, 1, false), Some(0xff));
         assert_eq!(read_int(&[0xff], 0, 2, false), None);
+        let bytes = [0x88, 0x77, 0x66, 0x55, 0x44, 0x33, 0x22, 0x11, 0];
+        assert_eq!(read_int(&bytes, 0, 8, false), Some(0x1122_3344_5566_7788));
+        assert_eq!(read_int(&bytes, 1, 4, false), Some(0x4455_6677));
+        assert_eq!(read_int(&bytes, 0, 3, false), Some(0x66_7788));
+        assert_eq!(read_int(&bytes, 0, 3, true), Some(0x66_7788));
+        assert_eq!(read_int(&bytes, 1, 2, true), Some(0x6677));
+        assert_eq!(read_int(&bytes, 0, 1, true), Some(u64::MAX - 0x77));
+        assert_eq!(read_int(&bytes, 0, 9, false), None);
     }
 }

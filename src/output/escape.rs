@@ -23,10 +23,8 @@ pub(crate) fn json_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
 /// identifiers, which need no escaping and no UTF-8 check; anything else takes the full
 /// path.
 pub(crate) fn json_name(out: &mut Vec<u8>, name: &[u8]) {
-    if name
-        .iter()
-        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'$' | b'-'))
-    {
+    // Plain ASCII is written as is by the full path too: the quick check may take it all.
+    if is_plain_ascii(name) {
         out.push(b'"');
         out.extend_from_slice(name);
         out.push(b'"');
@@ -126,6 +124,47 @@ fn next_escape_swar(bytes: &[u8], from: usize) -> Option<usize> {
         .map(|p| i + p)
 }
 
+/// Whether every byte is printable ASCII other than `"` and `\\` (what neither JSON nor
+/// text escapes). Eight bytes at a time, the last word overlapping: it runs on every
+/// name of every event, and most are shorter than sixteen bytes.
+fn is_plain_ascii(bytes: &[u8]) -> bool {
+    let word_at = |at: usize| {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(bytes.get(at..at + 8).unwrap_or(&[0; 8]));
+        u64::from_le_bytes(word)
+    };
+    let len = bytes.len();
+    if len >= 8 {
+        let mut at = 0;
+        while at + 8 <= len {
+            if !word_is_plain(word_at(at)) {
+                return false;
+            }
+            at += 8;
+        }
+        return at == len || word_is_plain(word_at(len - 8));
+    }
+    // Shorter: pad with a plain byte to one word.
+    let mut word = [b'a'; 8];
+    for (slot, byte) in word.iter_mut().zip(bytes) {
+        *slot = *byte;
+    }
+    word_is_plain(u64::from_le_bytes(word))
+}
+
+/// Whether all eight bytes of `v` are printable ASCII other than `"` and `\\`. Exact: a
+/// byte with its high bit set is caught before the other tests could misjudge it.
+fn word_is_plain(v: u64) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    let has_zero = |v: u64| v.wrapping_sub(ONES) & !v & HIGHS;
+    let below_space = v.wrapping_sub(ONES * 0x20) & !v & HIGHS;
+    let special = has_zero(v ^ (ONES * u64::from(b'"')))
+        | has_zero(v ^ (ONES * u64::from(b'\\')))
+        | has_zero(v ^ (ONES * 0x7f));
+    (v & HIGHS) | below_space | special == 0
+}
+
 /// `bytes` must be valid UTF-8.
 fn json_escaped(out: &mut Vec<u8>, bytes: &[u8]) {
     out.push(b'"');
@@ -160,10 +199,7 @@ fn json_escaped(out: &mut Vec<u8>, bytes: &[u8]) {
 /// `\\` escaped, other control bytes and invalid UTF-8 as `\xNN`.
 pub(crate) fn text_bytes(out: &mut impl Write, bytes: &[u8]) -> io::Result<()> {
     // Most values are plain printable ASCII: one scan, one write.
-    if bytes
-        .iter()
-        .all(|&b| (b' '..=b'~').contains(&b) && b != b'"' && b != b'\\')
-    {
+    if is_plain_ascii(bytes) {
         return out.write_all(bytes);
     }
     for chunk in bytes.utf8_chunks() {
@@ -248,6 +284,25 @@ mod tests {
             next_escape("h\u{e9}llo w\u{f6}rld \u{1f600}".as_bytes(), 0),
             None
         );
+    }
+
+    #[test]
+    fn plain_ascii_is_exactly_what_needs_no_escape() {
+        for b in 0..=255u8 {
+            let plain = (b' '..=b'~').contains(&b) && b != b'"' && b != b'\\';
+            for len in 1..40 {
+                for at in 0..len {
+                    let mut bytes = vec![b'a'; len];
+                    bytes[at] = b;
+                    assert_eq!(
+                        is_plain_ascii(&bytes),
+                        plain,
+                        "byte {b:#x} at {at} of {len}"
+                    );
+                }
+            }
+        }
+        assert!(is_plain_ascii(b""));
     }
 
     #[test]

@@ -67,11 +67,20 @@ fn write_event(out: &mut impl Write, event: &Event<'_>, colour: bool) -> io::Res
     // itoa, not write!: this runs once per live event and fmt showed in profiles.
     let mut numbers = itoa::Buffer::new();
     out.write_all(h.ts)?;
-    out.write_all(b" [")?;
-    let cpu = numbers.format(h.cpu);
-    out.write_all(&b"00"[..3usize.saturating_sub(cpu.len())])?;
-    out.write_all(cpu.as_bytes())?;
-    out.write_all(b"] ")?;
+    // ` [001] ` in one piece, zero-padded to three digits as the kernel prints it.
+    let cpu = numbers.format(h.cpu).as_bytes();
+    let mut column = *b" [000] ";
+    match column.get_mut(5usize.saturating_sub(cpu.len())..5) {
+        Some(digits) if cpu.len() <= 3 => {
+            digits.copy_from_slice(cpu);
+            out.write_all(&column)?;
+        }
+        _ => {
+            out.write_all(b" [")?;
+            out.write_all(cpu)?;
+            out.write_all(b"] ")?;
+        }
+    }
     text_bytes(out, h.comm)?;
     out.write_all(b"-")?;
     out.write_all(numbers.format(h.pid).as_bytes())?;
