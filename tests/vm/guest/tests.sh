@@ -294,6 +294,97 @@ env_test() {
     report env $? "$d/log"
 }
 
+# --- README recipes (kernel side). Each runs the README's command and checks what it
+# decodes against what the test itself did.
+
+# bg_tprobe DIR ARGS...: tprobe ARGS in the background (stdout DIR/out, stderr DIR/err),
+# waits until its probes are enabled; sets tp.
+bg_tprobe() {
+    bd=$1; shift
+    tprobe "$@" > "$bd/out" 2> "$bd/err" &
+    tp=$!
+    wait_enabled "$tp" 600 || { echo "FAIL: tprobe never enabled its probes"; return 1; }
+}
+
+# stop_tprobe: SIGTERM to $tp; tprobe must exit 143 after its teardown.
+stop_tprobe() {
+    sleep 1
+    kill -TERM "$tp"; wait "$tp"; got=$?
+    echo "--- tprobe exit $got (want 143)"; echo "--- stderr"; cat "$d/err"
+    echo "--- stdout"; cat "$d/out"
+    [ "$got" = 143 ]
+}
+
+# Recipe "commands run, with argv" (execsnoop): on 4.17+ kernels the syscall's entry is
+# the wrapper __x64_sys_execve(struct pt_regs *regs); the user's registers are behind
+# %di: regs->di (+0x70) is the filename, regs->si (+0x68) is argv.
+recipe_exec_t() {
+    d=$1 r=0
+    bg_tprobe "$d" --json 'p:__x64_sys_execve file=+0(+0x70(%di)):ustring arg0=+0(+0(+0x68(%di))):ustring arg1=+0(+8(+0x68(%di))):ustring arg2=+0(+16(+0x68(%di))):ustring' || r=1
+    # Exits with its usage message: only the exec matters.
+    /tvm/opener tvmexec-marker "two words" > /dev/null 2>&1
+    stop_tprobe || r=1
+    grep -F '"file":"/tvm/opener"' "$d/out" | grep -F '"arg0":"/tvm/opener"' \
+        | grep -F '"arg1":"tvmexec-marker"' | grep -qF '"arg2":"two words"' \
+        || { echo "FAIL: no execve event with the file and argv the test ran"; r=1; }
+    return $r
+}
+
+# Recipe "files opened": the path of each open, checked against opener's truth.
+recipe_opens() {
+    probe_test recipe_opens path 'p:do_sys_openat2 path=+0(%si):ustring'
+}
+
+# Recipe "outbound TCP connects": tcp_v4_connect(sk, uaddr, len); struct sockaddr_in has
+# the port (network order) at +2 and the address at +4, fetched as byte arrays.
+recipe_tcp_connect_t() {
+    d=$1 r=0
+    ip link set lo up || { echo "FAIL: cannot bring lo up"; r=1; }
+    bg_tprobe "$d" --json 'p:tcp_v4_connect addr=+4(%si):u8[4] port=+2(%si):u8[2]' || r=1
+    # Nothing listens on 7777 (0x1e61 = bytes 30, 97): the connect is refused, but
+    # tcp_v4_connect ran.
+    nc 127.0.0.1 7777 < /dev/null > /dev/null 2>&1
+    stop_tprobe || r=1
+    grep -F '"addr":[127,0,0,1]' "$d/out" | grep -qF '"port":[30,97]' \
+        || { echo "FAIL: no connect to 127.0.0.1:7777 decoded"; r=1; }
+    return $r
+}
+
+# Recipe "latency of vfs_read": a reader process (and its children, -p) copies a file
+# with dd 50 times once tprobe is armed: each dd reads twice (the data, then end of file),
+# so the histogram holds at least 100 calls, every one paired. (Not cat: busybox's cat
+# copies with sendfile, which does not go through vfs_read.)
+recipe_vfs_read_latency_t() {
+    d=$1 r=0
+    ( while [ ! -e "$d/go" ]; do sleep 0.1; done
+      i=0; while [ $i -lt 50 ]; do
+          dd if=/tvm/data/alpha of=/dev/null bs=64 2> /dev/null; i=$((i + 1))
+      done ) &
+    rd=$!
+    bg_tprobe "$d" latency --json -p "$rd" vfs_read || r=1
+    touch "$d/go"; wait "$rd"
+    stop_tprobe || r=1
+    hist=$(grep '"buckets"' "$d/out")
+    [ -n "$hist" ] || { echo "FAIL: no histogram"; return 1; }
+    # The total, with the buckets cut out; then the buckets' counts and low bounds.
+    total=$(echo "$hist" | sed 's/"buckets":\[[^]]*\]//' | grep -o '"count":[0-9]*' | cut -d: -f2)
+    sum=0
+    for n in $(echo "$hist" | grep -o '"buckets":\[[^]]*\]' | grep -o '"count":[0-9]*' | cut -d: -f2); do
+        sum=$((sum + n))
+    done
+    echo "total $total, bucket sum $sum"
+    [ "${total:-0}" -ge 100 ] || { echo "FAIL: fewer than 100 calls"; r=1; }
+    [ "$sum" = "$total" ] || { echo "FAIL: buckets do not add up to the total"; r=1; }
+    # A cached 6-byte read takes microseconds (slower under TCG, but never a second).
+    for low in $(echo "$hist" | grep -o '"low":[0-9]*' | cut -d: -f2); do
+        [ "$low" -lt 1000000 ] || { echo "FAIL: a bucket at $low us"; r=1; }
+    done
+    grep -q '"unit":"us"' "$d/out" || { echo "FAIL: unit is not us"; r=1; }
+    grep -q '"returns":0' "$d/out" || { echo "FAIL: unpaired returns"; r=1; }
+    grep -q '"still_open":0' "$d/out" || { echo "FAIL: calls left open"; r=1; }
+    return $r
+}
+
 env_test
 path_reg=%si
 # tvm.broken=1 (tests/vm/run --broken): a wrong register, so the decode check must fail.
@@ -325,4 +416,8 @@ if grep -q symstr /sys/kernel/tracing/README; then
 fi
 run_test signals signals_t
 run_test sigkill_clean sigkill_clean_t
+run_test recipe_exec recipe_exec_t
+recipe_opens
+run_test recipe_tcp_connect recipe_tcp_connect_t
+run_test recipe_vfs_read_latency recipe_vfs_read_latency_t
 echo "=====TPROBE-DONE====="
