@@ -248,3 +248,60 @@ fn example_program_prints_decoded_events() {
     assert_eq!(live.leftovers(group), Vec::<String>::new());
     drop(target);
 }
+
+/// The child half of [`stop_signals_act_again_after_a_session`]: runs a session, stops it,
+/// says so, and then sleeps; it must die of the SIGTERM the parent sends.
+#[test]
+#[ignore = "run by stop_signals_act_again_after_a_session in a child process"]
+fn signal_child_runs_a_session_then_sleeps() {
+    if std::env::var_os("TPROBE_TEST_SIGNAL_CHILD").is_none() {
+        return;
+    }
+    let Some(live) = Live::get("signal_child_runs_a_session_then_sleeps") else {
+        return;
+    };
+    let dir = TempDir::new("libapi-sigchild");
+    let program = live.private_program(&dir, "libsig");
+    let probes = tprobe::Probes::builder()
+        .spec(probe_me_spec(&program))
+        .start()
+        .expect("session starts");
+    probes.stop().expect("clean stop");
+    println!("STOPPED");
+    std::thread::sleep(Duration::from_secs(30));
+}
+
+/// A session catches the stop signals while it runs; afterwards SIGTERM must end the
+/// program again (signal-hook alone would leave it ignored).
+#[test]
+fn stop_signals_act_again_after_a_session() {
+    use std::io::BufRead;
+    use std::os::unix::process::ExitStatusExt;
+    if Live::get("stop_signals_act_again_after_a_session").is_none() {
+        return;
+    }
+    let mut child = Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--ignored",
+            "--exact",
+            "library_api::signal_child_runs_a_session_then_sleeps",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env("TPROBE_TEST_SIGNAL_CHILD", "1")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let mut lines = std::io::BufReader::new(stdout).lines();
+    let stopped = lines.any(|l| l.is_ok_and(|l| l.contains("STOPPED")));
+    assert!(stopped, "the child never stopped its session");
+    crate::util::kill(child.id(), libc::SIGTERM);
+    let status = child.wait().unwrap();
+    assert_eq!(
+        status.signal(),
+        Some(libc::SIGTERM),
+        "after the session SIGTERM must end the program: {status:?}"
+    );
+}
