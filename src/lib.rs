@@ -27,6 +27,8 @@
 //! The modules behind the facade are hidden from these docs: they are public for tprobe's
 //! own binary, tests and fuzz targets, and may change without notice.
 
+#![deny(missing_docs)]
+
 mod probes;
 
 pub use probes::replay;
