@@ -90,12 +90,28 @@ fn latency_puts_known_sleeps_in_their_buckets() {
         .unwrap_or_else(|| panic!("no histogram in {:?}", end.stdout));
     assert_eq!(histogram["unit"], "ms");
     assert_eq!(histogram["count"], truth.len());
-    // Each call's bucket by the program's clock (ms, rounded down as tprobe bins).
-    let mut expected = std::collections::BTreeMap::<u64, u64>::new();
-    for (_, ns) in &truth {
+    // Each call's bucket by the program's own clock (ms, rounded down as tprobe bins).
+    // The probes see a call from slightly inside the program's clock readings, so a call
+    // within 200 us of a bucket edge may land on either side of it; every other call must
+    // be in exactly its bucket. (Under load a 1 ms sleep can take 2 ms: the program's clock
+    // says so, and the bucket follows it.)
+    let bucket = |ns: u64| {
         let ms = ns / 1_000_000;
-        let low = if ms == 0 { 0 } else { 1 << ms.ilog2() };
-        *expected.entry(low).or_default() += 1;
+        if ms == 0 {
+            0
+        } else {
+            1u64 << ms.ilog2()
+        }
+    };
+    let mut certain = std::collections::BTreeMap::<u64, u64>::new();
+    let mut either = Vec::new();
+    for (_, ns) in &truth {
+        let (low, high) = (bucket(ns.saturating_sub(200_000)), bucket(ns + 200_000));
+        if low == high {
+            *certain.entry(low).or_default() += 1;
+        } else {
+            either.push((low, high));
+        }
     }
     let got: std::collections::BTreeMap<u64, u64> = histogram["buckets"]
         .as_array()
@@ -103,10 +119,24 @@ fn latency_puts_known_sleeps_in_their_buckets() {
         .iter()
         .map(|b| (b["low"].as_u64().unwrap(), b["count"].as_u64().unwrap()))
         .collect();
-    assert_eq!(got, expected, "truth {truth:?}");
-    assert_eq!(got.get(&1), Some(&2), "two 1 ms sleeps: {got:?}");
-    assert_eq!(got.get(&4), Some(&2), "two 4 ms sleeps: {got:?}");
-    assert_eq!(got.get(&16), Some(&3), "three 16 ms sleeps: {got:?}");
+    let buckets: std::collections::BTreeSet<u64> = got
+        .keys()
+        .chain(certain.keys())
+        .copied()
+        .chain(either.iter().flat_map(|&(a, b)| [a, b]))
+        .collect();
+    for b in buckets {
+        let must = certain.get(&b).copied().unwrap_or(0);
+        let may = either.iter().filter(|&&(l, h)| l == b || h == b).count() as u64;
+        let n = got.get(&b).copied().unwrap_or(0);
+        assert!(
+            must <= n && n <= must + may,
+            "bucket {b} ms holds {n}, the truth says {must} (+{may} at an edge): \
+             {got:?}, truth {truth:?}"
+        );
+    }
+    // The sleeps asked for are 1, 4 and 16 ms: three buckets at least, whatever the load.
+    assert!(got.len() >= 3, "{got:?}");
     let unpaired = objects
         .iter()
         .find(|o| o.get("unpaired").is_some())
@@ -134,13 +164,23 @@ fn latency_text_table_by_comm() {
     let end = stop(run, live);
     let text = end.stdout.join("\n");
     assert!(text.contains("usecs"), "{text}");
-    // 2 ms sleeps take 2.0-4.0 ms: the 2048 -> 4095 us bucket holds both.
-    let row = end
+    // 2 ms sleeps take at least 2 ms: every call is in a row from 2048 us up (usually
+    // 2048 -> 4095; a loaded machine may push one further), and the rows hold both.
+    let rows: Vec<(u64, u64)> = end
         .stdout
         .iter()
-        .find(|l| l.contains("2048 -> 4095"))
-        .unwrap_or_else(|| panic!("{text}"));
-    assert!(row.contains(": 2 "), "{row}");
+        .filter_map(|l| {
+            let (range, rest) = l.split_once(" : ")?;
+            let low = range.split("->").next()?.trim().parse().ok()?;
+            let count = rest.split_whitespace().next()?.parse().ok()?;
+            Some((low, count))
+        })
+        .collect();
+    assert_eq!(rows.iter().map(|r| r.1).sum::<u64>(), 2, "{text}");
+    assert!(
+        rows.iter().all(|&(low, count)| count == 0 || low >= 2048),
+        "{text}"
+    );
     // The comm is the program's, or `<...>` when the kernel had not saved it yet.
     assert!(
         text.contains("COMM = lat_t") || text.contains("COMM = <...>"),
