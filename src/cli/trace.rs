@@ -656,6 +656,39 @@ const DEFAULT_RAW_BUFFER_KB: u32 = 4096;
 /// rest, so a quiet stream still shows up promptly.
 const RAW_BUFFER_PERCENT: u8 = 25;
 
+/// Where events go: nowhere when a hook takes the records (stdout stays free for the
+/// program around it), else `-o FILE` or stdout, written through a [`SignalWriter`] so a
+/// stop signal ends a run whose output's reader stalled. `buffer_file` puts a `BufWriter`
+/// in front of a file for the text reader, which writes each record as it comes.
+fn open_output(
+    args: &TraceArgs,
+    signals: &SignalWatch,
+    hooked: bool,
+    buffer_file: bool,
+) -> Result<Box<dyn Write>, CliError> {
+    Ok(match &args.output {
+        _ if hooked => Box::new(io::sink()),
+        Some(path) => {
+            let file = File::create(path).map_err(|source| CliError::Input {
+                path: path.clone(),
+                source,
+            })?;
+            let fd = file.as_raw_fd();
+            let writer = SignalWriter::new(file, fd, signals.fd());
+            if buffer_file {
+                Box::new(BufWriter::new(writer))
+            } else {
+                Box::new(writer)
+            }
+        }
+        None => Box::new(SignalWriter::new(
+            io::stdout().lock(),
+            libc::STDOUT_FILENO,
+            signals.fd(),
+        )),
+    })
+}
+
 /// The binary path of [`stream_events`]: same output, flags and counts.
 fn stream_raw_events(
     args: &TraceArgs,
@@ -671,23 +704,7 @@ fn stream_raw_events(
         OutputFormat::Text => super::colour::text_format(args.output.is_none()),
         OutputFormat::None => RecordFormat::None,
     };
-    let mut out: Box<dyn Write> = match &args.output {
-        // A hook takes the records: stdout stays unlocked for the program around it.
-        _ if hook.is_some() => Box::new(io::sink()),
-        Some(path) => {
-            let file = File::create(path).map_err(|source| CliError::Input {
-                path: path.clone(),
-                source,
-            })?;
-            let fd = file.as_raw_fd();
-            Box::new(SignalWriter::new(file, fd, signals.fd()))
-        }
-        None => Box::new(SignalWriter::new(
-            io::stdout().lock(),
-            libc::STDOUT_FILENO,
-            signals.fd(),
-        )),
-    };
+    let mut out = open_output(args, signals, hook.is_some(), false)?;
     if hook.is_none() {
         write_header(&mut out, args, format).map_err(CliError::Output)?;
     }
@@ -784,23 +801,7 @@ fn stream_events(
     };
     // Written through a SignalWriter: a stop signal ends the run even while the output's
     // reader is not reading.
-    let mut out: Box<dyn Write> = match &args.output {
-        // A hook takes the records: stdout stays unlocked for the program around it.
-        _ if hook.is_some() => Box::new(io::sink()),
-        Some(path) => {
-            let file = File::create(path).map_err(|source| CliError::Input {
-                path: path.clone(),
-                source,
-            })?;
-            let fd = file.as_raw_fd();
-            Box::new(BufWriter::new(SignalWriter::new(file, fd, signals.fd())))
-        }
-        None => Box::new(SignalWriter::new(
-            io::stdout().lock(),
-            libc::STDOUT_FILENO,
-            signals.fd(),
-        )),
-    };
+    let mut out = open_output(args, signals, hook.is_some(), true)?;
     if hook.is_none() {
         write_header(&mut out, args, format).map_err(CliError::Output)?;
     }
