@@ -952,48 +952,54 @@ fn read_int(payload: &[u8], at: usize, size: usize, signed: bool) -> Option<u64>
 
 /// `sec.nnnnnnnnn` of a nanosecond clock; returns where it ends.
 fn write_ts(out: &mut Vec<u8>, ts: u64) -> usize {
-    // By hand, into one buffer appended at once: this runs once per live event.
-    // u64::MAX ns is 18446744073 s: eleven digits, a dot and nine.
-    let mut text = [b'0'; 21];
-    let mut at = text.len();
+    // By hand, in place: this runs once per live event, and formatting elsewhere and
+    // copying a variable length costs a call.
+    let mut secs = ts / 1_000_000_000;
+    let (mut secs_digits, mut bound) = (1, 10u64);
+    while secs >= bound && secs_digits < 11 {
+        secs_digits += 1;
+        bound *= 10;
+    }
+    // u64::MAX ns is 18446744073 s: at most eleven digits, a dot and nine.
+    let start = out.len();
+    out.extend_from_slice(&[b'0'; 21]);
+    out.truncate(start + secs_digits + 10);
+    let Some((secs_text, fraction)) = out
+        .get_mut(start..)
+        .and_then(|text| text.split_at_mut_checked(secs_digits))
+    else {
+        return out.len();
+    };
     let mut nanos = ts % 1_000_000_000;
-    for _ in 0..9 {
-        at -= 1;
-        text[at] = b'0' + (nanos % 10) as u8;
+    for digit in fraction.iter_mut().rev() {
+        *digit = b'0' + (nanos % 10) as u8;
         nanos /= 10;
     }
-    at -= 1;
-    text[at] = b'.';
-    let mut secs = ts / 1_000_000_000;
-    loop {
-        at -= 1;
-        text[at] = b'0' + (secs % 10) as u8;
-        secs /= 10;
-        if secs == 0 {
-            break;
-        }
+    if let Some(dot) = fraction.first_mut() {
+        *dot = b'.';
     }
-    out.extend_from_slice(&text[at..]);
+    for digit in secs_text.iter_mut().rev() {
+        *digit = b'0' + (secs % 10) as u8;
+        secs /= 10;
+    }
     out.len()
 }
 
 /// Appends `value` in lower-case hex, zero-padded to at least `min_digits` (at most 16),
-/// as `{:0N$x}` prints it: without `core::fmt`, which showed in live profiles.
+/// as `{:0N$x}` prints it: without `core::fmt`, which showed in live profiles, and in
+/// place (a copy of a variable length costs a call).
 fn push_hex(out: &mut Vec<u8>, value: u64, min_digits: usize) {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut buf = [b'0'; 16];
-    let mut at = buf.len();
+    let needed = (64 - value.leading_zeros() as usize).div_ceil(4);
+    let digits = needed.max(min_digits).clamp(1, 16);
+    let start = out.len();
+    out.extend_from_slice(&[b'0'; 16]);
+    out.truncate(start + digits);
     let mut rest = value;
-    loop {
-        at -= 1;
-        buf[at] = DIGITS[(rest & 0xf) as usize];
+    for digit in out.get_mut(start..).unwrap_or_default().iter_mut().rev() {
+        *digit = DIGITS[(rest & 0xf) as usize];
         rest >>= 4;
-        if rest == 0 {
-            break;
-        }
     }
-    let at = at.min(buf.len() - min_digits.clamp(1, buf.len()));
-    out.extend_from_slice(&buf[at..]);
 }
 
 /// The latency column the text path prints (`trace_print_lat_fmt`, trace_output.c 6.12+):
@@ -1181,6 +1187,19 @@ mod tests {
         out.clear();
         write_ts(&mut out, u64::MAX);
         assert_eq!(out, b"18446744073.709551615");
+        for ts in [
+            999_999_999u64,
+            1_000_000_000,
+            9_999_999_999,
+            10_000_000_000,
+            147_606_363_001,
+        ] {
+            out.clear();
+            out.push(b'x');
+            assert_eq!(write_ts(&mut out, ts), out.len());
+            let want = format!("x{}.{:09}", ts / 1_000_000_000, ts % 1_000_000_000);
+            assert_eq!(out, want.into_bytes());
+        }
     }
 
     #[test]
