@@ -328,6 +328,9 @@ pub struct CommCache {
     path: Option<PathBuf>,
     by_pid: HashMap<i32, Vec<u8>, FnvBuild>,
     last_read: Option<Instant>,
+    /// The pid found last: most records in a row are one task's, and entries are only
+    /// ever added or replaced, so it stays found.
+    last_hit: Option<i32>,
 }
 
 impl CommCache {
@@ -363,7 +366,11 @@ impl CommCache {
 
     /// Makes sure `pid` is looked up (rereads the file on a miss, rate-limited).
     fn prepare(&mut self, pid: i32) {
-        if pid == 0 || self.by_pid.contains_key(&pid) {
+        if pid == 0 || self.last_hit == Some(pid) {
+            return;
+        }
+        if self.by_pid.contains_key(&pid) {
+            self.last_hit = Some(pid);
             return;
         }
         let Some(path) = &self.path else {
@@ -416,6 +423,8 @@ pub struct RawDecoder<'c> {
     ksyms: Option<KsymIndex>,
     /// Whether `/proc/kallsyms` was loaded (or tried) for a kernel probe's address column.
     ksyms_tried: bool,
+    /// The event whose address columns were last checked for a kernel address.
+    ksyms_checked: Option<u16>,
     /// Where each stack frame of the record being decoded lies in `scratch`.
     frame_spans: Vec<(StackKind, usize, usize)>,
 }
@@ -431,6 +440,7 @@ impl<'c> RawDecoder<'c> {
             spare_fields: Vec::with_capacity(32),
             ksyms: None,
             ksyms_tried: false,
+            ksyms_checked: None,
             frame_spans: Vec::new(),
         }
     }
@@ -534,7 +544,11 @@ impl<'c> RawDecoder<'c> {
                 .unwrap_or(0),
         );
         let flags_end = self.scratch.len();
-        if !self.ksyms_tried && plan.has_probe_column {
+        // A probe's address column is in the kernel's half for every record of a kprobe
+        // and never for a uprobe: one record per run of an event says which.
+        let id = Self::event_id(payload);
+        if !self.ksyms_tried && plan.has_probe_column && self.ksyms_checked != id {
+            self.ksyms_checked = id;
             self.load_ksyms_for(plan, payload);
         }
         for field in &plan.fields {
@@ -914,7 +928,9 @@ fn int_value(
         ValueKind::Char | ValueKind::QuotedChar => Pre::Char(raw as u8),
         ValueKind::Symbol => symbol(scratch, ValueKind::Symbol),
         // A uprobe prints its address column in hex, a kprobe as a symbol.
-        ValueKind::Text if field.probe_column => symbol(scratch, ValueKind::Text),
+        ValueKind::Text if field.probe_column && raw >= KERNEL_SPACE && ksyms.is_some() => {
+            symbol(scratch, ValueKind::Text)
+        }
         ValueKind::Text | ValueKind::Str | ValueKind::QuotedStr => hex(scratch, ValueKind::Text),
     }
 }

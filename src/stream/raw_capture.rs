@@ -506,7 +506,7 @@ pub fn stream_raw(
         signals.rearm();
     }
     // Drain: what the buffers still hold goes out before the teardown.
-    let finish = (|| -> io::Result<()> {
+    let drained = (|| -> io::Result<()> {
         if reason != StopReason::Count {
             // Read until the buffers are empty (a few rounds at most: the probes still
             // fire), then write all that is held.
@@ -518,9 +518,12 @@ pub fn stream_raw(
             }
             capture.emit(None, decoder, sink, &mut events, stop.events)?;
         }
-        capture.reconcile(sink)?;
-        sink.flush()
+        capture.reconcile(sink)
     })();
+    // Flushed even when the drain failed: what was decoded goes out, and the sink's
+    // counts are complete.
+    let flushed = sink.flush();
+    let finish = drained.and(flushed);
     match finish {
         Ok(()) => Ok(reason),
         Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(StopReason::OutputClosed),

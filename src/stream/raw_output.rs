@@ -29,6 +29,9 @@ pub struct RawOutput<W: Write> {
     pub events: BTreeMap<String, u64>,
     /// Lost events per CPU.
     pub lost: BTreeMap<u32, u64>,
+    /// The name of the last event counted, when it was UTF-8: records come in runs of one
+    /// name, and comparing bytes is cheaper than checking UTF-8 per event.
+    last_name: String,
 }
 
 impl<W: Write> RawOutput<W> {
@@ -40,6 +43,7 @@ impl<W: Write> RawOutput<W> {
             buf: Vec::with_capacity(BATCH + 4096),
             events: BTreeMap::new(),
             lost: BTreeMap::new(),
+            last_name: String::new(),
         }
     }
 }
@@ -81,9 +85,15 @@ impl<W: Write> RawSink for RawOutput<W> {
     fn record(&mut self, record: &Record<'_>) -> io::Result<()> {
         match record {
             Record::Event(event) => {
-                // Names are UTF-8 in practice: look up without building a String.
-                let counted = std::str::from_utf8(&event.name)
-                    .ok()
+                if self.last_name.as_bytes() != &*event.name {
+                    // Names are UTF-8 in practice: look up without building a String.
+                    self.last_name.clear();
+                    if let Ok(name) = std::str::from_utf8(&event.name) {
+                        self.last_name.push_str(name);
+                    }
+                }
+                let counted = Some(self.last_name.as_str())
+                    .filter(|name| !name.is_empty())
                     .and_then(|name| self.events.get_mut(name));
                 match counted {
                     Some(n) => *n += 1,
