@@ -9,8 +9,12 @@ use base64::Engine;
 /// Appends `bytes` as a JSON string when they are valid UTF-8, and as
 /// `{"bytes":"<base64>"}` otherwise, so no byte is lost or replaced.
 pub(crate) fn json_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
-    // ASCII (the common case) is valid UTF-8 without the full check.
-    if bytes.is_ascii() || std::str::from_utf8(bytes).is_ok() {
+    // Plain ASCII (the common case: comms, names, paths) is written as is, in one scan.
+    if is_plain_ascii(bytes) {
+        out.push(b'"');
+        out.extend_from_slice(bytes);
+        out.push(b'"');
+    } else if bytes.is_ascii() || std::str::from_utf8(bytes).is_ok() {
         json_escaped(out, bytes);
     } else {
         out.extend_from_slice(b"{\"bytes\":\"");
@@ -19,23 +23,15 @@ pub(crate) fn json_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
     }
 }
 
-/// Appends `name` as a JSON string. Names (fields, events, flags) are almost always plain
-/// identifiers, which need no escaping and no UTF-8 check; anything else takes the full
-/// path.
+/// Appends `name` (a field, event or flags column) as a JSON string: the same as
+/// [`json_bytes`], whose quick path takes plain names.
 pub(crate) fn json_name(out: &mut Vec<u8>, name: &[u8]) {
-    // Plain ASCII is written as is by the full path too: the quick check may take it all.
-    if is_plain_ascii(name) {
-        out.push(b'"');
-        out.extend_from_slice(name);
-        out.push(b'"');
-    } else {
-        json_bytes(out, name);
-    }
+    json_bytes(out, name);
 }
 
 /// Appends a JSON string literal, escaping only what JSON requires.
 pub(crate) fn json_str(out: &mut Vec<u8>, s: &str) {
-    json_escaped(out, s.as_bytes());
+    json_bytes(out, s.as_bytes());
 }
 
 /// Which bytes JSON needs escaped: control bytes, `"` and `\` (and DEL, for readers that
