@@ -524,26 +524,7 @@ impl<'c> RawDecoder<'c> {
                 line: &self.scratch,
             });
         };
-        let common = catalog.common;
-        let pid = read_int(payload, common.pid, 4, true).map_or(0, |v| v as i32);
-        // Timestamp "sec.nsec" and the flags column first: their spans are fixed.
-        let ts_start = self.scratch.len();
-        let ts_end = write_ts(&mut self.scratch, ts);
-        let flags_start = self.scratch.len();
-        write_flags(
-            &mut self.scratch,
-            common
-                .flags
-                .and_then(|at| payload.get(at))
-                .copied()
-                .unwrap_or(0),
-            common
-                .preempt_count
-                .and_then(|at| payload.get(at))
-                .copied()
-                .unwrap_or(0),
-        );
-        let flags_end = self.scratch.len();
+        let (pid, ts_span, flags_span) = self.write_context(payload, ts);
         // A probe's address column is in the kernel's half for every record of a kprobe
         // and never for a uprobe: one record per run of an event says which.
         let id = Self::event_id(payload);
@@ -577,8 +558,8 @@ impl<'c> RawDecoder<'c> {
                 pid,
                 tgid: None,
                 cpu,
-                flags: Some(&scratch[flags_start..flags_end]),
-                ts: &scratch[ts_start..ts_end],
+                flags: Some(&scratch[flags_span.clone()]),
+                ts: &scratch[ts_span.clone()],
             },
             group: Some(&plan.entry.group),
             name: Cow::Borrowed(plan.entry.format.name.as_bytes()),
@@ -598,6 +579,27 @@ impl<'c> RawDecoder<'c> {
 }
 
 impl RawDecoder<'_> {
+    /// The context every record starts with: its pid, and its timestamp (`sec.nsec`) and
+    /// flags column written to the scratch buffer first, at spans that stay fixed.
+    fn write_context(
+        &mut self,
+        payload: &[u8],
+        ts: u64,
+    ) -> (i32, std::ops::Range<usize>, std::ops::Range<usize>) {
+        let common = self.catalog.common;
+        let pid = read_int(payload, common.pid, 4, true).map_or(0, |v| v as i32);
+        let ts_start = self.scratch.len();
+        let ts_end = write_ts(&mut self.scratch, ts);
+        let byte_at = |at: Option<usize>| at.and_then(|at| payload.get(at)).copied().unwrap_or(0);
+        let flags_start = self.scratch.len();
+        write_flags(
+            &mut self.scratch,
+            byte_at(common.flags),
+            byte_at(common.preempt_count),
+        );
+        (pid, ts_start..ts_end, flags_start..self.scratch.len())
+    }
+
     /// A stack record whose event is not in the buffer: `ftrace/kernel_stack` or
     /// `ftrace/user_stack` with its frames and no fields.
     fn decode_orphan_stack<R>(
@@ -608,26 +610,7 @@ impl RawDecoder<'_> {
         kind: StackKind,
         sink: impl FnOnce(&Record<'_>) -> R,
     ) -> R {
-        let common = self.catalog.common;
-        let pid = read_int(payload, common.pid, 4, true).map_or(0, |v| v as i32);
-        let ts_start = self.scratch.len();
-        write_ts(&mut self.scratch, ts);
-        let ts_end = self.scratch.len();
-        let flags_start = self.scratch.len();
-        write_flags(
-            &mut self.scratch,
-            common
-                .flags
-                .and_then(|at| payload.get(at))
-                .copied()
-                .unwrap_or(0),
-            common
-                .preempt_count
-                .and_then(|at| payload.get(at))
-                .copied()
-                .unwrap_or(0),
-        );
-        let flags_end = self.scratch.len();
+        let (pid, ts_span, flags_span) = self.write_context(payload, ts);
         self.comms.prepare(pid);
         let scratch = &self.scratch;
         let name: &[u8] = match kind {
@@ -640,8 +623,8 @@ impl RawDecoder<'_> {
                 pid,
                 tgid: None,
                 cpu,
-                flags: Some(&scratch[flags_start..flags_end]),
-                ts: &scratch[ts_start..ts_end],
+                flags: Some(&scratch[flags_span.clone()]),
+                ts: &scratch[ts_span.clone()],
             },
             group: Some("ftrace"),
             name: Cow::Borrowed(name),
