@@ -55,6 +55,7 @@ use crate::stream::StopWhen;
 use crate::stream::StoppedBySignal;
 use crate::tracefs::EventsFile;
 use crate::tracefs::Feature;
+use crate::tracefs::Instance;
 use crate::tracefs::Session;
 use crate::tracefs::SessionName;
 use crate::tracefs::TraceOption;
@@ -605,17 +606,7 @@ fn run_session(
                 source: io::Error::new(io::ErrorKind::InvalidData, e),
             },
         })?;
-        if signals.raised().is_none() {
-            if !plan.lines.is_empty() {
-                session.enable()?;
-            }
-            for (system, event, _) in &plan.tracepoints {
-                instance.enable_event(system, event, true)?;
-            }
-        }
-        if let Some(hook) = hook.as_deref_mut() {
-            hook.started(&group);
-        }
+        arm(plan, session, &instance, signals, hook.as_deref_mut())?;
         let comms = CommCache::new(Some(session.tracefs().root().join("saved_cmdlines")));
         let result = stream_raw_events(args, plan, &catalog, &mut capture, comms, signals, hook);
         // Close every reader before teardown: an open instance file makes rmdir fail.
@@ -631,17 +622,7 @@ fn run_session(
             path: instance.trace_pipe_path(),
             source,
         })?;
-    if signals.raised().is_none() {
-        if !plan.lines.is_empty() {
-            session.enable()?;
-        }
-        for (system, event, _) in &plan.tracepoints {
-            instance.enable_event(system, event, true)?;
-        }
-    }
-    if let Some(hook) = hook.as_deref_mut() {
-        hook.started(&group);
-    }
+    arm(plan, session, &instance, signals, hook.as_deref_mut())?;
     let result = stream_events(args, &catalog, &mut pipe, signals, hook);
     // Close the reader before teardown: an open instance file makes rmdir fail.
     drop(pipe);
@@ -655,6 +636,29 @@ const DEFAULT_RAW_BUFFER_KB: u32 = 4096;
 /// How full a CPU's buffer gets before poll() wakes the binary reader; a tick reads the
 /// rest, so a quiet stream still shows up promptly.
 const RAW_BUFFER_PERCENT: u8 = 25;
+
+/// Enables the run's probes and tracepoints in its instance (unless a stop signal came
+/// first), once the readers are open, and tells the hook the run has started.
+fn arm<'h>(
+    plan: &TracePlan,
+    session: &mut Session,
+    instance: &Instance,
+    signals: &mut SignalWatch,
+    hook: Option<&mut (dyn RecordHook + 'h)>,
+) -> Result<(), CliError> {
+    if signals.raised().is_none() {
+        if !plan.lines.is_empty() {
+            session.enable()?;
+        }
+        for (system, event, _) in &plan.tracepoints {
+            instance.enable_event(system, event, true)?;
+        }
+    }
+    if let Some(hook) = hook {
+        hook.started(session.group());
+    }
+    Ok(())
+}
 
 /// Where events go: nowhere when a hook takes the records (stdout stays free for the
 /// program around it), else `-o FILE` or stdout, written through a [`SignalWriter`] so a
