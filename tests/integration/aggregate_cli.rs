@@ -10,6 +10,7 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use crate::util::repo_root;
+use crate::util::stop_with_sigterm;
 use crate::util::Live;
 use crate::util::LiveRun;
 use crate::util::StdoutMode;
@@ -55,17 +56,6 @@ fn run_program(program: &Path, sleeps: &[u32]) -> Vec<(u32, u64)> {
         .collect()
 }
 
-/// Ends an armed run with SIGTERM after the program's events had time to arrive.
-fn stop(mut run: LiveRun, live: &Live) -> crate::util::RunEnd {
-    std::thread::sleep(Duration::from_millis(300));
-    run.signal(libc::SIGTERM);
-    let end = run.wait(SECS_10);
-    assert_eq!(end.code(), 128 + libc::SIGTERM, "{end:?}");
-    let left = live.leftovers(&run.prefix);
-    assert!(left.is_empty(), "tracefs still holds {left:?}");
-    end
-}
-
 /// The must-show run: a function that sleeps 1, 4 and 16 ms lands in the 1, 4..7 and
 /// 16..31 ms buckets, as the program's own clock says each call should.
 #[test]
@@ -82,7 +72,7 @@ fn latency_puts_known_sleeps_in_their_buckets() {
     );
     run.wait_armed(live, SECS_10);
     let truth = run_program(&program, &[1, 4, 16, 1, 4, 16, 16]);
-    let end = stop(run, live);
+    let end = stop_with_sigterm(run, live);
     let objects = end.json();
     let histogram = objects
         .iter()
@@ -161,7 +151,7 @@ fn latency_text_table_by_comm() {
     );
     run.wait_armed(live, SECS_10);
     run_program(&program, &[2, 2]);
-    let end = stop(run, live);
+    let end = stop_with_sigterm(run, live);
     let text = end.stdout.join("\n");
     assert!(text.contains("usecs"), "{text}");
     // 2 ms sleeps take at least 2 ms: every call is in a row from 2048 us up (usually
@@ -201,7 +191,7 @@ fn count_a_pattern_per_function() {
     let mut run = LiveRun::start(["count", "--json", "-d", "30", &spec], StdoutMode::Collect);
     run.wait_armed(live, SECS_10);
     run_program(&program, &[0, 0, 0]);
-    let end = stop(run, live);
+    let end = stop_with_sigterm(run, live);
     let rows = end.json();
     let sleeper = rows
         .iter()

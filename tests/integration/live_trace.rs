@@ -14,6 +14,9 @@ use std::sync::Mutex;
 use std::time::Duration;
 use std::time::Instant;
 
+use crate::util::assert_code;
+use crate::util::assert_no_leftovers;
+use crate::util::entry_spec;
 use crate::util::InstanceWatch;
 use crate::util::Live;
 use crate::util::LiveRun;
@@ -26,43 +29,12 @@ use crate::util::TprobeCmd;
 
 const SECS_10: Duration = Duration::from_secs(10);
 
-/// The must-show spec: `a` and `s` of `probe_me`.
-fn entry_spec(program: &Path) -> String {
-    format!(
-        "u:{}:probe_me a=%di:s32 s=+0(%si):string",
-        program.display()
-    )
-}
-
 /// The event name tprobe gives `u:PATH:probe_me` (`u_<basename>_probe_me`).
 fn event_name(kind: &str, program: &Path) -> String {
     format!(
         "{kind}_{}_probe_me",
         program.file_name().unwrap().to_string_lossy()
     )
-}
-
-/// Asserts that nothing of `run` is left in tracefs.
-#[track_caller]
-fn assert_no_leftovers(live: &Live, run: &LiveRun) {
-    let left = live.leftovers(&run.prefix);
-    assert!(
-        left.is_empty(),
-        "tracefs still holds {left:?} of {}",
-        run.prefix
-    );
-}
-
-#[track_caller]
-fn assert_code(end: &RunEnd, code: i32) {
-    assert_eq!(
-        end.code(),
-        code,
-        "exit status {:?}\nstdout:\n{}\nstderr:\n{}",
-        end.status,
-        end.stdout.join("\n"),
-        end.stderr
-    );
 }
 
 /// Starts `tprobe ARGS`, waits until it is armed, runs the program `calls` times without

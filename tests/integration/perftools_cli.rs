@@ -4,13 +4,15 @@
 //! `tprobe trace`'s own flags, tested in live_trace.rs.)
 
 use std::io::BufRead;
-use std::path::Path;
 use std::path::PathBuf;
 use std::process::Child;
 use std::process::Command;
 use std::process::Stdio;
 use std::time::Duration;
 
+use crate::util::assert_code;
+use crate::util::assert_no_leftovers;
+use crate::util::entry_spec;
 use crate::util::kill;
 use crate::util::Live;
 use crate::util::LiveRun;
@@ -20,35 +22,6 @@ use crate::util::Target;
 use crate::util::TempDir;
 
 const SECS_10: Duration = Duration::from_secs(10);
-
-fn entry_spec(program: &Path) -> String {
-    format!(
-        "u:{}:probe_me a=%di:s32 s=+0(%si):string",
-        program.display()
-    )
-}
-
-#[track_caller]
-fn assert_code(end: &RunEnd, code: i32) {
-    assert_eq!(
-        end.code(),
-        code,
-        "exit status {:?}\nstdout:\n{}\nstderr:\n{}",
-        end.status,
-        end.stdout.join("\n"),
-        end.stderr
-    );
-}
-
-#[track_caller]
-fn assert_no_leftovers(live: &Live, run: &LiveRun) {
-    let left = live.leftovers(&run.prefix);
-    assert!(
-        left.is_empty(),
-        "tracefs still holds {left:?} of {}",
-        run.prefix
-    );
-}
 
 /// Two threads calling `probe_me(TID, "…")` every 10 ms; each prints its thread id first.
 const THREADED_SOURCE: &str = r#"

@@ -8,24 +8,13 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use crate::util::repo_root;
+use crate::util::stop_with_sigterm;
 use crate::util::Live;
 use crate::util::LiveRun;
 use crate::util::StdoutMode;
 use crate::util::TempDir;
 
 const SECS_10: Duration = Duration::from_secs(10);
-
-/// Stops a run with SIGTERM and checks it left nothing.
-fn stop(mut run: LiveRun, live: &Live) -> crate::util::RunEnd {
-    // Events recorded just before the signal are read by the binary reader's next round.
-    std::thread::sleep(Duration::from_millis(300));
-    run.signal(libc::SIGTERM);
-    let end = run.wait(SECS_10);
-    assert_eq!(end.code(), 128 + libc::SIGTERM, "{end:?}");
-    let left = live.leftovers(&run.prefix);
-    assert!(left.is_empty(), "tracefs still holds {left:?}");
-    end
-}
 
 /// Recipe "Lines typed into bash": a return probe on readline() fetches the string it
 /// returns. bash calls readline only when interactive on a terminal: `script` gives it
@@ -61,7 +50,7 @@ fn recipe_bash_readline_returns_the_typed_line() {
         .write_all(format!("{typed}\nexit\n").as_bytes())
         .unwrap();
     assert!(shell.wait().unwrap().success());
-    let end = stop(run, live);
+    let end = stop_with_sigterm(run, live);
     let lines: Vec<String> = end
         .json()
         .iter()
@@ -122,7 +111,7 @@ fn recipe_malloc_sizes_of_a_process() {
     child.stdin.take().unwrap().write_all(b"go\n").unwrap();
     let out = child.wait_with_output().unwrap();
     assert_eq!(String::from_utf8_lossy(&out.stdout), "done\n");
-    let end = stop(run, live);
+    let end = stop_with_sigterm(run, live);
     let rows = end.json();
     let count_of = |size: u64| -> u64 {
         rows.iter()

@@ -784,3 +784,47 @@ impl Rng {
         self.next() % n
     }
 }
+
+/// The must-show spec of the live tests: `a` and `s` of `probe_me` in uprobe_target.c.
+pub(crate) fn entry_spec(program: &Path) -> String {
+    format!(
+        "u:{}:probe_me a=%di:s32 s=+0(%si):string",
+        program.display()
+    )
+}
+
+/// Asserts that nothing of `run` is left in tracefs.
+#[track_caller]
+pub(crate) fn assert_no_leftovers(live: &Live, run: &LiveRun) {
+    let left = live.leftovers(&run.prefix);
+    assert!(
+        left.is_empty(),
+        "tracefs still holds {left:?} of {}",
+        run.prefix
+    );
+}
+
+/// Asserts the run's exit code, showing its output when it differs.
+#[track_caller]
+pub(crate) fn assert_code(end: &RunEnd, code: i32) {
+    assert_eq!(
+        end.code(),
+        code,
+        "exit status {:?}\nstdout:\n{}\nstderr:\n{}",
+        end.status,
+        end.stdout.join("\n"),
+        end.stderr
+    );
+}
+
+/// Stops an armed run with SIGTERM, after a moment for events recorded just before it
+/// (the binary reader takes them in its next round), and checks it ended by that signal
+/// and left nothing.
+pub(crate) fn stop_with_sigterm(mut run: LiveRun, live: &Live) -> RunEnd {
+    std::thread::sleep(Duration::from_millis(300));
+    run.signal(libc::SIGTERM);
+    let end = run.wait(Duration::from_secs(10));
+    assert_eq!(end.code(), 128 + libc::SIGTERM, "{end:?}");
+    assert_no_leftovers(live, &run);
+    end
+}
