@@ -99,7 +99,7 @@ if [ -z "$CARGO" ]; then
     elif [ -x "$HOME/.cargo/bin/cargo" ]; then CARGO="$HOME/.cargo/bin/cargo"
     fi
 fi
-TPROBE="$ROOT/target/release/tprobe"
+TPROBE="${CARGO_TARGET_DIR:-$ROOT/target}/release/tprobe"
 HAVE_TPROBE=0
 if [ -z "$CARGO" ]; then
     log "cargo not found (install Rust with rustup); skipping the tprobe rows"

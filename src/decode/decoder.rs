@@ -9,6 +9,7 @@ use std::borrow::Cow;
 
 use super::event_catalog::CatalogEntry;
 use super::event_catalog::EventCatalog;
+use super::in_place::Spare;
 use super::pending_head::PendingHead;
 use super::record::Event;
 use super::record::Record;
@@ -48,7 +49,7 @@ const MAX_HELD_HEADERS: usize = 8;
 /// call [`finish`](Self::finish).
 #[derive(Debug)]
 pub struct Decoder<'c> {
-    catalog: &'c EventCatalog,
+    pub(super) catalog: &'c EventCatalog,
     /// The pending record's text: its header line and any continuation lines.
     pending: Vec<u8>,
     pending_lines: usize,
@@ -71,7 +72,9 @@ pub struct Decoder<'c> {
     pending_entries: &'c [CatalogEntry],
     /// The last name looked up and its entries: events come in runs of the same name.
     last_lookup: (Vec<u8>, &'c [CatalogEntry]),
-    summary: DecodeSummary,
+    pub(super) summary: DecodeSummary,
+    /// Allocations the in-place path reuses from record to record.
+    pub(super) spare: Spare,
 }
 
 /// What to do with a line that follows a pending record.
@@ -102,12 +105,39 @@ impl<'c> Decoder<'c> {
             pending_entries: &[],
             last_lookup: (Vec::new(), &[]),
             summary: DecodeSummary::default(),
+            spare: Spare::default(),
         }
     }
 
     /// Whether a record is held, waiting for the next line to show where it ends.
     pub fn has_pending(&self) -> bool {
         self.head.is_some()
+    }
+
+    /// Whether nothing is pending or held: the next line starts afresh.
+    pub(super) fn is_idle(&self) -> bool {
+        self.head.is_none() && self.held_spans.is_empty() && self.replay.is_empty()
+    }
+
+    /// Whether the decoder holds a record of `line` alone, with nothing joined, held or
+    /// stacked: the state of a fresh decoder fed just `line`.
+    pub(super) fn holds_only(&self, line: &[u8]) -> bool {
+        self.head.is_some()
+            && self.pending_lines == 1
+            && self.held_spans.is_empty()
+            && self.replay.is_empty()
+            && self.open_stack.is_none()
+            && self.frame_spans.is_empty()
+            && self.pending == line
+    }
+
+    /// Forgets the pending record (see [`holds_only`](Self::holds_only)) so that it can be
+    /// decoded again from its line. Nothing was counted for it yet.
+    pub(super) fn retract_pending(&mut self) {
+        self.head = None;
+        self.pending.clear();
+        self.pending_lines = 0;
+        self.pending_entries = &[];
     }
 
     /// The counts so far.
@@ -276,7 +306,7 @@ impl<'c> Decoder<'c> {
     }
 
     /// The catalog's entries for `name`, through a one-name cache.
-    fn lookup(&mut self, name: &[u8]) -> &'c [CatalogEntry] {
+    pub(super) fn lookup(&mut self, name: &[u8]) -> &'c [CatalogEntry] {
         if self.last_lookup.0 != name {
             self.last_lookup.0.clear();
             self.last_lookup.0.extend_from_slice(name);
@@ -443,7 +473,7 @@ pub fn decode_event<'a>(
 }
 
 /// [`decode_event`] with the catalog entries of a `NAME: BODY` event already looked up.
-fn decode_event_with<'a>(
+pub(super) fn decode_event_with<'a>(
     catalog: &'a EventCatalog,
     candidates: &'a [CatalogEntry],
     header: RecordHeader<'a>,
@@ -552,7 +582,7 @@ fn split_old_layouts<'a>(template: &'a Template, body: &'a [u8]) -> Option<Vec<F
 
 /// Whether `body` ends the way `template` ends: its last literal, or the last byte of
 /// its last value's shape. A cheap test that the record is complete.
-fn ends_like(template: &Template, body: &[u8]) -> bool {
+pub(super) fn ends_like(template: &Template, body: &[u8]) -> bool {
     match template.segments.last() {
         Some(Segment::Literal(lit)) => body.ends_with(lit),
         Some(Segment::Value { kind, .. }) => {

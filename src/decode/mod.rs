@@ -4,6 +4,7 @@
 
 mod decoder;
 mod event_catalog;
+mod in_place;
 mod parallel;
 mod pending_head;
 mod raw_record;

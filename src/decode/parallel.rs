@@ -155,9 +155,7 @@ fn decode_chunk<'c>(chunk: Chunk, catalog: &'c EventCatalog, format: RecordForma
         format.append(&mut output, record);
         Ok(())
     };
-    for line in lines(&chunk.text) {
-        let Ok(()) = decoder.push_line(line, &mut sink);
-    }
+    let Ok(()) = decoder.push_text(&chunk.text, &mut sink);
     Decoded {
         chunk,
         output,
@@ -206,9 +204,7 @@ fn merge<'c, W: Write>(
                         format.append(&mut output, record);
                         Ok(())
                     };
-                    for line in lines(&decoded.chunk.text) {
-                        let Ok(()) = previous.push_line(line, &mut sink);
-                    }
+                    let Ok(()) = previous.push_text(&decoded.chunk.text, &mut sink);
                     out.write_all(&output)?;
                     previous
                 }

@@ -22,7 +22,8 @@ pub enum DecodeError<E: std::error::Error + 'static> {
 
 /// Feeds every line of `reader` to `decoder` and flushes the last record. Lines end in
 /// `\n` or at the input's end; `\r` is kept as data, as the kernel never ends a line with
-/// it. Reads in large chunks and hands out lines in place, without copying them.
+/// it. Reads in large chunks and decodes each chunk's whole lines in place
+/// ([`Decoder::push_text`]).
 pub fn decode_reader<R: Read, E: std::error::Error + 'static>(
     mut reader: R,
     decoder: &mut Decoder<'_>,
@@ -53,13 +54,9 @@ pub fn decode_reader<R: Read, E: std::error::Error + 'static>(
             continue;
         };
         let complete = scan_from + last_newline + 1;
-        let mut start = 0;
-        for nl in memchr::memchr_iter(b'\n', &buf[..complete]) {
-            decoder
-                .push_line(&buf[start..nl], sink)
-                .map_err(DecodeError::Sink)?;
-            start = nl + 1;
-        }
+        decoder
+            .push_text(&buf[..complete], sink)
+            .map_err(DecodeError::Sink)?;
         buf.copy_within(complete..filled, 0);
         filled -= complete;
     }

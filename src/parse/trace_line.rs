@@ -176,30 +176,34 @@ fn parse_record(line: &[u8]) -> Option<TraceLine<'_>> {
 
 /// The kernel's own layout, read forward in one pass: `%16s-%-7d [(%7d) ][%03d] …`. The
 /// kernel right-aligns comm in 16 columns, so the pid's dash is byte 16, which a comm
-/// cannot fake.
+/// cannot fake. This is the line shape of almost every record, so it touches each byte of
+/// the context columns once.
 fn parse_aligned(line: &[u8]) -> Option<TraceLine<'_>> {
-    let open = aligned_cpu_column(line)?;
-    let (cpu, after_cpu) = cpu_column(line, open)?;
-    let pid_end = COMM_WIDTH
-        + 1
-        + line[COMM_WIDTH + 1..]
-            .iter()
-            .take_while(|b| b.is_ascii_digit())
-            .count();
-    let pid = parse_i32(&line[COMM_WIDTH + 1..pid_end])?;
-    let tgid_column = trim(&line[pid_end..open]);
-    let tgid = match tgid_column {
-        [] => None,
-        [b'(', inner @ .., b')'] => {
-            let inner = trim(inner);
-            Some(if !inner.is_empty() && inner.iter().all(|b| *b == b'-') {
-                Tgid::Unknown
-            } else {
-                Tgid::Known(parse_i32(inner)?)
-            })
-        }
-        _ => return None,
-    };
+    if line.get(COMM_WIDTH) != Some(&b'-') {
+        return None;
+    }
+    let pid_start = COMM_WIDTH + 1;
+    let (pid, pid_len) = leading_number(&line[pid_start..]);
+    if pid_len == 0 {
+        return None;
+    }
+    let pid = i32::try_from(pid?).ok()?;
+    let mut at = skip_spaces(line, pid_start + pid_len);
+    let mut tgid = None;
+    if line.get(at) == Some(&b'(') {
+        let close = at + 1 + memchr::memchr(b')', &line[at + 1..])?;
+        let inner = trim(&line[at + 1..close]);
+        tgid = Some(if !inner.is_empty() && inner.iter().all(|b| *b == b'-') {
+            Tgid::Unknown
+        } else {
+            Tgid::Known(parse_i32(inner)?)
+        });
+        at = skip_spaces(line, close + 1);
+    }
+    if line.get(at) != Some(&b'[') {
+        return None;
+    }
+    let (cpu, after_cpu) = cpu_column(line, at)?;
     let AfterCpu { flags, ts, rest } = context_after(&line[after_cpu..])?;
     let header = RecordHeader {
         comm: trim_start(&line[..COMM_WIDTH]),
@@ -222,27 +226,6 @@ fn record_from<'a>(line: &'a [u8], header: RecordHeader<'a>, rest: &'a [u8]) -> 
             None => TraceLine::Unparsed(line),
         },
     }
-}
-
-/// Where the cpu column's `[` is if the line has the kernel's own alignment:
-/// `%16s-%-7d [(%7d) ][%03d]`.
-fn aligned_cpu_column(line: &[u8]) -> Option<usize> {
-    if line.get(COMM_WIDTH) != Some(&b'-') {
-        return None;
-    }
-    let after_dash = COMM_WIDTH + 1;
-    let pid_len = line
-        .get(after_dash..)?
-        .iter()
-        .take_while(|b| b.is_ascii_digit())
-        .count();
-    let mut at = after_dash + pid_len;
-    at += line.get(at..)?.iter().take_while(|b| **b == b' ').count();
-    if line.get(at) == Some(&b'(') {
-        at += line.get(at..)?.iter().position(|b| *b == b')')? + 1;
-        at += line.get(at..)?.iter().take_while(|b| **b == b' ').count();
-    }
-    (pid_len > 0 && line.get(at) == Some(&b'[')).then_some(at)
 }
 
 /// Width of the comm column (`%16s`).
@@ -304,15 +287,17 @@ struct AfterCpu<'a> {
 /// `[FLAGS ]TS: REST` after the cpu column.
 fn context_after(after: &[u8]) -> Option<AfterCpu<'_>> {
     let after = trim_start(after);
-    let token_end = after.iter().position(|b| *b == b' ' || *b == b':')?;
-    let (flags, ts_part) = if after.get(token_end) == Some(&b':') {
-        (None, after)
-    } else {
-        let flags = &after[..token_end];
-        if !(4..=5).contains(&flags.len()) || !flags.iter().all(|b| is_flag_char(*b)) {
-            return None;
-        }
-        (Some(flags), trim_start(&after[token_end..]))
+    // Flags are 4 or 5 flag letters and a space. Anything else is read as the timestamp,
+    // which must end in `:`, so a first word that ends in a space and is not flags fails
+    // there as it should.
+    let flags_len = match after {
+        [a, b, c, d, b' ', ..] if [a, b, c, d].iter().all(|f| is_flag_char(**f)) => Some(4),
+        [a, b, c, d, e, b' ', ..] if [a, b, c, d, e].iter().all(|f| is_flag_char(**f)) => Some(5),
+        _ => None,
+    };
+    let (flags, ts_part) = match flags_len {
+        Some(len) => (Some(&after[..len]), trim_start(&after[len..])),
+        None => (None, after),
     };
     let ts_len = timestamp_len(ts_part)?;
     let rest = ts_part[ts_len..].strip_prefix(b": ")?;
@@ -345,12 +330,20 @@ fn timestamp_len(input: &[u8]) -> Option<usize> {
 /// Flag letters of every kernel generation (kernel-notes.md §3): irqs, need-resched,
 /// context, preempt depth and migrate-disable depth.
 fn is_flag_char(b: u8) -> bool {
-    matches!(
-        b,
-        b'.' | b'0'..=b'9' | b'a'..=b'f' | b'D' | b'X' | b'N' | b'n' | b'p' | b'B' | b'L' | b'l'
-            | b'Z' | b'z' | b'H' | b'h' | b's'
-    )
+    FLAG_CHARS[usize::from(b)]
 }
+
+/// [`is_flag_char`] as a table: it is asked for every byte of every record's flags.
+static FLAG_CHARS: [bool; 256] = {
+    let mut table = [false; 256];
+    let letters = b".0123456789abcdefDXNnpBLlZzHhs";
+    let mut i = 0;
+    while i < letters.len() {
+        table[letters[i] as usize] = true;
+        i += 1;
+    }
+    table
+};
 
 /// The event's own text after `TS: `.
 fn event_text(rest: &[u8]) -> Option<EventText<'_>> {
@@ -415,6 +408,31 @@ fn parse_buffer_started(line: &[u8]) -> Option<u32> {
         return None;
     }
     parse_u32(&rest[..cpu_len])
+}
+
+/// The decimal number at the start of `input` and how many digits it had; the number is
+/// `None` when it overflows `u64` (the digit count is still right).
+fn leading_number(input: &[u8]) -> (Option<u64>, usize) {
+    let mut value: Option<u64> = Some(0);
+    let mut len = 0;
+    for &b in input {
+        if !b.is_ascii_digit() {
+            break;
+        }
+        value = value
+            .and_then(|v| v.checked_mul(10))
+            .and_then(|v| v.checked_add(u64::from(b - b'0')));
+        len += 1;
+    }
+    (value, len)
+}
+
+/// The index of the first byte at or after `at` that is not a space.
+fn skip_spaces(line: &[u8], mut at: usize) -> usize {
+    while line.get(at) == Some(&b' ') {
+        at += 1;
+    }
+    at
 }
 
 /// Decimal digits to `u64`, `None` on empty input, non-digits or overflow.

@@ -1,0 +1,338 @@
+//! Decoding a block of text, with records taken straight from it.
+//!
+//! Line by line, the decoder copies each record's text so it can wait for the line that
+//! shows where the record ends. When the whole block is at hand, that line is already
+//! there: a record whose end is plain (the next line starts a record, or its stacks are
+//! followed by one) is decoded from the block in place, with no copy and no state kept.
+//! Anything else (a string with a newline, a blank or stray line after the record, the
+//! block's last record) goes through [`Decoder::push_line`], so the records are exactly
+//! those of a decoder fed the same lines one by one (the tests hold the two paths to it).
+
+use super::decoder::decode_event_with;
+use super::decoder::ends_like;
+use super::decoder::Decoder;
+use super::decoder::MAX_RECORD_LINES;
+use super::decoder::MAX_RECORD_TEXT;
+use super::record::Record;
+use crate::parse::parse_line;
+use crate::parse::EventText;
+use crate::parse::Field;
+use crate::parse::StackKind;
+use crate::parse::TraceLine;
+
+/// A line of the block: where it starts and ends (before its `\n`), and how it parsed.
+#[derive(Clone, Copy)]
+struct ParsedLine<'t> {
+    start: usize,
+    end: usize,
+    parsed: TraceLine<'t>,
+}
+
+/// Allocations kept between records so that decoding one allocates nothing.
+#[derive(Debug, Default)]
+pub(super) struct Spare {
+    fields: Vec<Field<'static>>,
+    stack: Vec<&'static [u8]>,
+    ustack: Vec<&'static [u8]>,
+}
+
+/// An empty vector with the allocation of `used`, for items of another lifetime. (Collecting
+/// a vector's own iterator into a vector of a type of the same size reuses its buffer.)
+fn emptied<T, U>(used: Vec<T>) -> Vec<U> {
+    used.into_iter().filter_map(|_| None).collect()
+}
+
+impl<'c> Decoder<'c> {
+    /// Feeds every line of `text` (lines end in `\n`; the last one may lack it), as
+    /// [`push_line`](Self::push_line) would line by line, taking the records whose end is
+    /// plain straight from `text`.
+    pub fn push_text<E>(
+        &mut self,
+        text: &[u8],
+        sink: &mut impl FnMut(&Record<'_>) -> Result<(), E>,
+    ) -> Result<(), E> {
+        let mut next = line_at(text, 0);
+        // The line the in-place path last declined: the next attempt must be past it.
+        let mut declined = usize::MAX;
+        while let Some(line) = next {
+            if self.is_idle() && line.start != declined {
+                if let Some(after) = self.record_in_place(text, line, sink)? {
+                    next = Some(after);
+                    continue;
+                }
+                declined = line.start;
+            }
+            let bytes = &text[line.start..line.end];
+            self.push_line(bytes, sink)?;
+            if line.start != declined && self.holds_only(bytes) {
+                // A fresh record of this line alone, as the in-place path would start it:
+                // let that path take it, and the lines after it.
+                self.retract_pending();
+                next = Some(ParsedLine {
+                    parsed: parse_line(bytes),
+                    ..line
+                });
+                continue;
+            }
+            next = line_at(text, line.end + 1);
+        }
+        Ok(())
+    }
+
+    /// Decodes the event that starts at `first` if the lines after it show plainly where it
+    /// ends, and returns the line that ends it. `None`, with nothing done, when the record
+    /// is not plain, or when `text` ends before the line that ends it.
+    fn record_in_place<'t, E>(
+        &mut self,
+        text: &'t [u8],
+        first: ParsedLine<'t>,
+        sink: &mut impl FnMut(&Record<'_>) -> Result<(), E>,
+    ) -> Result<Option<ParsedLine<'t>>, E> {
+        let TraceLine::Event(header, event_text) = first.parsed else {
+            return Ok(None);
+        };
+        let entries = match event_text {
+            EventText::Named { name, .. } => self.lookup(name),
+            _ => &[],
+        };
+        let mut stack: Vec<&'t [u8]> = emptied(std::mem::take(&mut self.spare.stack));
+        let mut ustack: Vec<&'t [u8]> = emptied(std::mem::take(&mut self.spare.ustack));
+        let mut open_stack = None;
+        let mut at = first.end + 1;
+        let end_line = loop {
+            let Some(line) = line_at(text, at) else {
+                // What follows is not in this block.
+                self.spare.stack = emptied(stack);
+                self.spare.ustack = emptied(ustack);
+                return Ok(None);
+            };
+            match line.parsed {
+                TraceLine::StackFrame(frame) if open_stack.is_some() => {
+                    match open_stack {
+                        Some(StackKind::User) => ustack.push(frame),
+                        _ => stack.push(frame),
+                    }
+                    at = line.end + 1;
+                    continue;
+                }
+                TraceLine::StackStart(stack_header, kind)
+                    if stack_header.pid == header.pid && stack_header.cpu == header.cpu =>
+                {
+                    open_stack = Some(kind);
+                    at = line.end + 1;
+                    continue;
+                }
+                _ => {}
+            }
+            let room = (first.end - first.start) + 1 + (line.end - line.start) <= MAX_RECORD_TEXT
+                && 1 < MAX_RECORD_LINES;
+            if open_stack.is_none() && room {
+                // The line-by-line decoder's test for a record that ends here: the next
+                // line starts a record and the text ends as its template does.
+                let ends = line.parsed.starts_record()
+                    && match event_text {
+                        EventText::Named { body, .. } => {
+                            let mut templates =
+                                entries.iter().filter_map(|entry| entry.template.as_ref());
+                            let mut any = false;
+                            let mut fits = false;
+                            for template in templates.by_ref() {
+                                any = true;
+                                if ends_like(template, body) {
+                                    fits = true;
+                                    break;
+                                }
+                            }
+                            fits || !any
+                        }
+                        _ => true,
+                    };
+                if !ends {
+                    self.spare.stack = emptied(stack);
+                    self.spare.ustack = emptied(ustack);
+                    return Ok(None);
+                }
+            }
+            break line;
+        };
+        self.summary.events += 1;
+        let fields = emptied(std::mem::take(&mut self.spare.fields));
+        let mut event = decode_event_with(self.catalog, entries, header, event_text, fields);
+        if event.guessed {
+            self.summary.guessed += 1;
+        }
+        event.stack = stack;
+        event.ustack = ustack;
+        let record = Record::Event(event);
+        let result = sink(&record);
+        if let Record::Event(event) = record {
+            self.spare.fields = emptied(event.fields);
+            self.spare.stack = emptied(event.stack);
+            self.spare.ustack = emptied(event.ustack);
+        }
+        result?;
+        Ok(Some(end_line))
+    }
+}
+
+/// The line of `text` that starts at `start`, parsed; `None` past the end.
+fn line_at(text: &[u8], start: usize) -> Option<ParsedLine<'_>> {
+    if start >= text.len() {
+        return None;
+    }
+    let end = memchr::memchr(b'\n', &text[start..]).map_or(text.len(), |at| start + at);
+    Some(ParsedLine {
+        start,
+        end,
+        parsed: parse_line(&text[start..end]),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+    use crate::decode::EventCatalog;
+    use crate::parse::parse_event_format;
+
+    /// Every record and the summary, as a decoder fed `text` line by line gives them.
+    fn line_by_line(catalog: &EventCatalog, text: &[u8]) -> Vec<String> {
+        let mut decoder = Decoder::new(catalog);
+        let mut out = Vec::new();
+        let mut sink = |r: &Record<'_>| -> Result<(), ()> {
+            out.push(format!("{r:?}"));
+            Ok(())
+        };
+        let mut lines: Vec<&[u8]> = text.split(|b| *b == b'\n').collect();
+        if text.ends_with(b"\n") {
+            lines.pop();
+        }
+        for line in lines {
+            decoder.push_line(line, &mut sink).unwrap();
+        }
+        decoder.finish(&mut sink).unwrap();
+        out.push(format!("{:?}", decoder.summary()));
+        out
+    }
+
+    /// The same through `push_text`, with `text` cut into blocks at the given line
+    /// numbers (each block a whole number of lines, as the readers hand them over).
+    fn in_blocks(catalog: &EventCatalog, text: &[u8], every: usize) -> Vec<String> {
+        let mut decoder = Decoder::new(catalog);
+        let mut out = Vec::new();
+        let mut sink = |r: &Record<'_>| -> Result<(), ()> {
+            out.push(format!("{r:?}"));
+            Ok(())
+        };
+        let mut start = 0;
+        let mut count = 0;
+        for nl in memchr::memchr_iter(b'\n', text) {
+            count += 1;
+            if count % every == 0 {
+                decoder.push_text(&text[start..=nl], &mut sink).unwrap();
+                start = nl + 1;
+            }
+        }
+        decoder.push_text(&text[start..], &mut sink).unwrap();
+        decoder.finish(&mut sink).unwrap();
+        out.push(format!("{:?}", decoder.summary()));
+        out
+    }
+
+    fn same_both_ways(catalog: &EventCatalog, text: &[u8], what: &str) {
+        let expected = line_by_line(catalog, text);
+        for every in [1, 2, 3, 7, usize::MAX] {
+            let got = in_blocks(catalog, text, every);
+            assert!(
+                got == expected,
+                "{what}, blocks of {every} lines: in place gave\n{got:#?}\nline by line\n{expected:#?}"
+            );
+        }
+    }
+
+    /// Every real capture in the repository, with its format files.
+    #[test]
+    fn captures_decode_the_same_in_place_and_line_by_line() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let mut checked = 0;
+        for dir in ["fixtures", "tests/vm/captures"] {
+            for entry in std::fs::read_dir(root.join(dir)).unwrap() {
+                let path = entry.unwrap().path();
+                let events = path.join("events");
+                let catalog = if events.is_dir() {
+                    EventCatalog::from_dir(&events).unwrap()
+                } else {
+                    EventCatalog::new()
+                };
+                for name in ["trace_pipe.txt", "trace.txt"] {
+                    let Ok(text) = std::fs::read(path.join(name)) else {
+                        continue;
+                    };
+                    same_both_ways(&catalog, &text, &path.join(name).display().to_string());
+                    // Without formats too: the guessing path.
+                    same_both_ways(&EventCatalog::new(), &text, "no formats");
+                    checked += 1;
+                }
+            }
+        }
+        assert!(checked >= 10, "only {checked} captures found");
+    }
+
+    const ENT_FORMAT: &[u8] = b"name: ent\nID: 2326\nformat:\n\
+\tfield:unsigned short common_type;\toffset:0;\tsize:2;\tsigned:0;\n\
+\tfield:int common_pid;\toffset:4;\tsize:4;\tsigned:1;\n\
+\n\
+\tfield:unsigned long __probe_ip;\toffset:8;\tsize:8;\tsigned:0;\n\
+\tfield:__data_loc char[] p;\toffset:16;\tsize:4;\tsigned:1;\n\
+\tfield:s32 n;\toffset:20;\tsize:4;\tsigned:1;\n\
+\n\
+print fmt: \"(%lx) p=\\\"%s\\\" n=%d\", REC->__probe_ip, __get_str(p), REC->n\n";
+
+    /// Hand-made: the shapes where a record's end is not plain, next to plain ones.
+    #[test]
+    fn awkward_ends_decode_the_same_in_place_and_line_by_line() {
+        let mut catalog = EventCatalog::new();
+        catalog.insert("grp", parse_event_format(ENT_FORMAT).unwrap());
+        let header =
+            |pid: u32, ts: u32| format!("               t-{pid}    [000] ..... {ts}.000000: ");
+        let mut text = String::new();
+        // A string with a newline, one whose second line looks like a record, a blank
+        // line inside a string and after a record, a stray line after a complete record,
+        // stacks of the same and of another thread, an orphan stack, LOST between
+        // records, an event without a format, a record that never closes its string.
+        for (k, body) in [
+            "ent: (0x1) p=\"a\nb\" n=1",
+            "ent: (0x1) p=\"x\n               t-2    [001] ..... 2.000000: ent: (0x2) p=\"y\" n=4\" n=3",
+            "ent: (0x1) p=\"\n\n\" n=2",
+            "ent: (0x1) p=\"c\" n=5\n",
+            "ent: (0x1) p=\"d\" n=6\nstray",
+            "ent: (0x1) p=\"e\" n=7",
+            "other: (0x1 <- 0x2) a=1",
+            "ent: (0x1) p=\"f",
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let pid = 1 + (k as u32 % 3);
+            text.push_str(&header(pid, k as u32));
+            text.push_str(body);
+            text.push('\n');
+            if k % 2 == 0 {
+                text.push_str(&header(pid, k as u32));
+                text.push_str("<stack trace>\n => f1\n => f2+0x1/0x2\n");
+                text.push_str(&header(pid + 10, k as u32));
+                text.push_str("<user stack trace>\n =>  <00007f0000000001>\n");
+            }
+            if k % 3 == 0 {
+                text.push_str("CPU:1 [LOST 7 EVENTS]\n");
+            }
+        }
+        same_both_ways(&catalog, text.as_bytes(), "hand-made");
+        same_both_ways(
+            &catalog,
+            &text.as_bytes()[..text.len() - 1],
+            "without the last newline",
+        );
+    }
+}
