@@ -33,6 +33,35 @@ const CHUNK: usize = 1 << 20;
 /// Chunks read ahead of the writer; bounds memory whatever the input size.
 const IN_FLIGHT: usize = 4;
 
+/// Buffers handed back by the writer for the next chunks: fresh megabyte buffers would cost
+/// a page fault and a cleared page for every 4 KiB read or written.
+#[derive(Default)]
+struct BufferPool(Mutex<Vec<Vec<u8>>>);
+
+impl BufferPool {
+    /// An empty buffer with room for `capacity` bytes, reused when one is free.
+    fn take(&self, capacity: usize) -> Vec<u8> {
+        let mut buffer = self
+            .0
+            .lock()
+            .ok()
+            .and_then(|mut free| free.pop())
+            .unwrap_or_default();
+        buffer.clear();
+        buffer.reserve(capacity);
+        buffer
+    }
+
+    fn give(&self, buffer: Vec<u8>) {
+        if let Ok(mut free) = self.0.lock() {
+            // Text and output buffers of the chunks in flight; more would only hold memory.
+            if free.len() < 4 * IN_FLIGHT {
+                free.push(buffer);
+            }
+        }
+    }
+}
+
 /// A chunk of whole lines, starting at a record header (except perhaps the first).
 struct Chunk {
     index: usize,
@@ -62,8 +91,10 @@ pub fn decode_parallel<R: Read + Send, W: Write>(
     for _ in 0..IN_FLIGHT {
         let _ = slot_tx.send(());
     }
+    let pool = BufferPool::default();
     std::thread::scope(|scope| {
-        let reader_thread = scope.spawn(move || read_chunks(reader, &work_tx, &slot_rx));
+        let pool = &pool;
+        let reader_thread = scope.spawn(move || read_chunks(reader, &work_tx, &slot_rx, pool));
         for _ in 0..threads.max(1) {
             let done_tx = done_tx.clone();
             let work_rx = &work_rx;
@@ -72,14 +103,14 @@ pub fn decode_parallel<R: Read + Send, W: Write>(
                 let Some(chunk) = next else {
                     break;
                 };
-                let decoded = decode_chunk(chunk, catalog, format);
+                let decoded = decode_chunk(chunk, catalog, format, pool);
                 if done_tx.send(decoded).is_err() {
                     break;
                 }
             });
         }
         drop(done_tx);
-        let merged = merge(done_rx, &slot_tx, format, out);
+        let merged = merge(done_rx, &slot_tx, format, out, pool);
         // Unblock the reader if the writer stopped early.
         drop(slot_tx);
         let read = reader_thread
@@ -98,12 +129,13 @@ fn read_chunks<R: Read>(
     mut reader: R,
     work: &mpsc::SyncSender<Chunk>,
     slots: &mpsc::Receiver<()>,
+    pool: &BufferPool,
 ) -> io::Result<()> {
     let mut index = 0;
     let mut carry: Vec<u8> = Vec::new();
     loop {
-        let mut text = std::mem::take(&mut carry);
-        text.reserve(CHUNK);
+        let mut text = pool.take(carry.len() + CHUNK);
+        text.append(&mut carry);
         let want = CHUNK as u64;
         let got = (&mut reader).take(want).read_to_end(&mut text)?;
         let at_end = (got as u64) < want;
@@ -111,7 +143,10 @@ fn read_chunks<R: Read>(
             // Cut before a record header; with none in the chunk, after its last whole line
             // (joining checks the cut either way); with no newline at all, read on.
             match cut_point(&text).or_else(|| memchr::memrchr(b'\n', &text).map(|nl| nl + 1)) {
-                Some(cut) => carry = text.split_off(cut),
+                Some(cut) => {
+                    carry.extend_from_slice(&text[cut..]);
+                    text.truncate(cut);
+                }
                 None => {
                     carry = text;
                     continue;
@@ -148,9 +183,17 @@ fn cut_point(text: &[u8]) -> Option<usize> {
     None
 }
 
-fn decode_chunk<'c>(chunk: Chunk, catalog: &'c EventCatalog, format: RecordFormat) -> Decoded<'c> {
+fn decode_chunk<'c>(
+    chunk: Chunk,
+    catalog: &'c EventCatalog,
+    format: RecordFormat,
+    pool: &BufferPool,
+) -> Decoded<'c> {
     let mut decoder = Decoder::new(catalog);
-    let mut output = Vec::with_capacity(chunk.text.len() * 2);
+    let mut output = match format {
+        RecordFormat::None => Vec::new(),
+        _ => pool.take(chunk.text.len() * 2),
+    };
     let mut sink = |record: &Record<'_>| -> Result<(), std::convert::Infallible> {
         format.append(&mut output, record);
         Ok(())
@@ -184,6 +227,7 @@ fn merge<'c, W: Write>(
     slots: &mpsc::SyncSender<()>,
     format: RecordFormat,
     out: &mut W,
+    pool: &BufferPool,
 ) -> io::Result<DecodeSummary> {
     let mut waiting: BTreeMap<usize, Decoded<'c>> = BTreeMap::new();
     let mut next = 0;
@@ -221,9 +265,11 @@ fn merge<'c, W: Write>(
                         summary.add(previous.summary());
                     }
                     out.write_all(&decoded.output)?;
+                    pool.give(decoded.output);
                     decoded.decoder
                 }
             });
+            pool.give(decoded.chunk.text);
         }
     }
     if let Some(mut last) = carried {

@@ -8,6 +8,7 @@ use base64::Engine;
 
 /// Appends `bytes` as a JSON string when they are valid UTF-8, and as
 /// `{"bytes":"<base64>"}` otherwise, so no byte is lost or replaced.
+#[inline]
 pub(crate) fn json_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
     // Plain ASCII (the common case: comms, names, paths) is written as is, in one scan.
     if is_plain_ascii(bytes) {
@@ -27,6 +28,21 @@ pub(crate) fn json_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
 /// [`json_bytes`], whose quick path takes plain names.
 pub(crate) fn json_name(out: &mut Vec<u8>, name: &[u8]) {
     json_bytes(out, name);
+}
+
+/// Appends `name` as an object key: `"name":`. Field names are short identifiers, so the
+/// plain case is checked and written in one go.
+#[inline]
+pub(crate) fn json_key(out: &mut Vec<u8>, name: &[u8]) {
+    if is_plain_ascii(name) {
+        out.reserve(name.len() + 3);
+        out.push(b'"');
+        out.extend_from_slice(name);
+        out.extend_from_slice(b"\":");
+    } else {
+        json_bytes(out, name);
+        out.push(b':');
+    }
 }
 
 /// Appends a JSON string literal, escaping only what JSON requires.
@@ -123,6 +139,7 @@ fn next_escape_swar(bytes: &[u8], from: usize) -> Option<usize> {
 /// Whether every byte is printable ASCII other than `"` and `\\` (what neither JSON nor
 /// text escapes). Eight bytes at a time, the last word overlapping: it runs on every
 /// name of every event, and most are shorter than sixteen bytes.
+#[inline]
 fn is_plain_ascii(bytes: &[u8]) -> bool {
     let word_at = |at: usize| {
         let mut word = [0u8; 8];

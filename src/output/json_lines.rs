@@ -10,6 +10,7 @@ use std::io;
 use std::io::Write;
 
 use super::escape::json_bytes;
+use super::escape::json_key;
 use super::escape::json_name;
 use super::escape::json_str;
 use super::RecordWriter;
@@ -87,6 +88,9 @@ pub(crate) fn append_record(out: &mut Vec<u8>, record: &Record<'_>) {
 }
 
 fn append_event(out: &mut Vec<u8>, event: &Event<'_>) {
+    // Room for the columns and keys up front, so the many small appends below do not
+    // grow the buffer one by one.
+    out.reserve(256);
     let h = &event.header;
     let mut numbers = itoa::Buffer::new();
     out.extend_from_slice(b"{\"ts\":");
@@ -121,8 +125,7 @@ fn append_event(out: &mut Vec<u8>, event: &Event<'_>) {
         if i > 0 {
             out.push(b',');
         }
-        json_name(out, field.name);
-        out.push(b':');
+        json_key(out, field.name);
         append_value(out, &field.value);
     }
     out.push(b'}');

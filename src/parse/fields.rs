@@ -155,6 +155,38 @@ impl<'t, 'a> Matcher<'t, 'a> {
                     Some(rest) => input = rest,
                     None => return false,
                 },
+                // Numbers, the bulk of most records, go straight into the output: no
+                // value is built and moved on the way.
+                Segment::Value {
+                    kind: ValueKind::Signed,
+                    field,
+                } => {
+                    let Some((value, used)) = scan_signed(input) else {
+                        return false;
+                    };
+                    self.push(*field, Value::Signed(value));
+                    input = &input[used..];
+                }
+                Segment::Value {
+                    kind: ValueKind::Unsigned,
+                    field,
+                } => {
+                    let Some((value, used)) = scan_unsigned(input) else {
+                        return false;
+                    };
+                    self.push(*field, Value::Unsigned(value));
+                    input = &input[used..];
+                }
+                Segment::Value {
+                    kind: ValueKind::Hex,
+                    field,
+                } => {
+                    let Some((start, end)) = scan_hex(input) else {
+                        return false;
+                    };
+                    self.push(*field, Value::Hex(&input[start..end]));
+                    input = &input[end..];
+                }
                 Segment::Value { kind, field } => {
                     let (value, rest) = if let Some((value, used)) = fixed_shape(*kind, input) {
                         (value, &input[used..])
@@ -295,6 +327,7 @@ impl<'t, 'a> Matcher<'t, 'a> {
 
     /// Adds a value to the output: a field of its own, or the next element of the array
     /// field it belongs to.
+    #[inline(always)]
     fn push(&mut self, field: Option<usize>, value: Value<'a>) -> Pushed {
         let (Some(out), Some(index)) = (self.out.as_deref_mut(), field) else {
             return Pushed::Nothing;
@@ -379,45 +412,10 @@ fn strip_literal<'a>(input: &'a [u8], lit: &[u8]) -> Option<&'a [u8]> {
 /// Values whose extent is fixed by their shape: numbers, hex, chars, and `(fault)` in
 /// place of a quoted string. Returns the value and the bytes it used.
 fn fixed_shape(kind: ValueKind, input: &[u8]) -> Option<(Value<'_>, usize)> {
-    let padding = input.iter().take_while(|b| **b == b' ').count();
-    let digits_from = |start: usize| {
-        input[start..]
-            .iter()
-            .take_while(|b| b.is_ascii_digit())
-            .count()
-    };
     match kind {
-        ValueKind::Signed => {
-            let sign = usize::from(input.get(padding) == Some(&b'-'));
-            let n = digits_from(padding + sign);
-            let text = &input[padding..padding + sign + n];
-            Some((Value::Signed(parse_i64(text)?), padding + sign + n))
-        }
-        ValueKind::Unsigned => {
-            let n = digits_from(padding);
-            let text = &input[padding..padding + n];
-            Some((Value::Unsigned(parse_u64(text)?), padding + n))
-        }
-        ValueKind::Hex => {
-            let start = padding;
-            let prefix = if input[start..].starts_with(b"0x") {
-                2
-            } else {
-                0
-            };
-            let n = input[start + prefix..]
-                .iter()
-                .take_while(|b| b.is_ascii_hexdigit())
-                .count();
-            // The kernel prints a zero `0x%lx` as `0` in some places (syscalls): accept a
-            // bare run of hex digits too, but never an empty one.
-            (n > 0).then(|| {
-                (
-                    Value::Hex(&input[start..start + prefix + n]),
-                    start + prefix + n,
-                )
-            })
-        }
+        ValueKind::Signed => scan_signed(input).map(|(v, used)| (Value::Signed(v), used)),
+        ValueKind::Unsigned => scan_unsigned(input).map(|(v, used)| (Value::Unsigned(v), used)),
+        ValueKind::Hex => scan_hex(input).map(|(start, end)| (Value::Hex(&input[start..end]), end)),
         ValueKind::QuotedChar => match input {
             [b'\'', c, b'\'', ..] => Some((Value::Char(*c), 3)),
             _ => None,
@@ -426,6 +424,77 @@ fn fixed_shape(kind: ValueKind, input: &[u8]) -> Option<(Value<'_>, usize)> {
         ValueKind::QuotedStr if input.starts_with(b"(fault)") => Some((Value::Fault, 7)),
         _ => None,
     }
+}
+
+/// How many spaces `input` starts with: the kernel pads numbers printed with a width.
+#[inline(always)]
+fn padding(input: &[u8]) -> usize {
+    input.iter().take_while(|b| **b == b' ').count()
+}
+
+/// Decimal digits from `at`, in one pass: the value (`None` on overflow) and the end.
+#[inline(always)]
+fn scan_digits(input: &[u8], mut at: usize) -> (Option<u64>, usize) {
+    let start = at;
+    let mut value: u64 = 0;
+    let mut overflow = false;
+    while let Some(&b) = input.get(at) {
+        let digit = b.wrapping_sub(b'0');
+        if digit > 9 {
+            break;
+        }
+        match value
+            .checked_mul(10)
+            .and_then(|v| v.checked_add(u64::from(digit)))
+        {
+            Some(v) => value = v,
+            None => overflow = true,
+        }
+        at += 1;
+    }
+    ((at > start && !overflow).then_some(value), at)
+}
+
+/// `%d`: padding, an optional `-`, digits. The value and the bytes used.
+#[inline(always)]
+fn scan_signed(input: &[u8]) -> Option<(i64, usize)> {
+    let pad = padding(input);
+    let negative = input.get(pad) == Some(&b'-');
+    let (magnitude, end) = scan_digits(input, pad + usize::from(negative));
+    let magnitude = magnitude?;
+    let value = if !negative {
+        i64::try_from(magnitude).ok()?
+    } else if magnitude == 1u64 << 63 {
+        i64::MIN
+    } else {
+        -i64::try_from(magnitude).ok()?
+    };
+    Some((value, end))
+}
+
+/// `%u`: padding, digits. The value and the bytes used.
+#[inline(always)]
+fn scan_unsigned(input: &[u8]) -> Option<(u64, usize)> {
+    let (value, end) = scan_digits(input, padding(input));
+    Some((value?, end))
+}
+
+/// `%x`/`%lx`: padding, an optional `0x`, hex digits (never none). Where the printed value
+/// starts and ends. The kernel prints a zero `0x%lx` as `0` in some places (syscalls), so a
+/// bare run of hex digits is accepted too.
+#[inline(always)]
+fn scan_hex(input: &[u8]) -> Option<(usize, usize)> {
+    let start = padding(input);
+    let prefix = if input[start..].starts_with(b"0x") {
+        2
+    } else {
+        0
+    };
+    let digits = input[start + prefix..]
+        .iter()
+        .take_while(|b| b.is_ascii_hexdigit())
+        .count();
+    (digits > 0).then_some((start, start + prefix + digits))
 }
 
 /// Splits `name=value name=value…` without a format: at each ` name=` where `name` looks
