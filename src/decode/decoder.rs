@@ -45,6 +45,9 @@ pub const MAX_RECORD_LINES: usize = 1024;
 /// the bound keeps a record that never closes from delaying many real ones.
 const MAX_HELD_HEADERS: usize = 8;
 
+/// How many event names [`Decoder::lookup`] remembers.
+const RECENT_NAMES: usize = 4;
+
 /// Streaming decoder of trace text. Feed it lines with [`push_line`](Self::push_line), then
 /// call [`finish`](Self::finish).
 #[derive(Debug)]
@@ -70,8 +73,8 @@ pub struct Decoder<'c> {
     open_stack: Option<StackKind>,
     /// The catalog entries of the pending record's event name, looked up once.
     pending_entries: &'c [CatalogEntry],
-    /// The last name looked up and its entries: events come in runs of the same name.
-    last_lookup: (Vec<u8>, &'c [CatalogEntry]),
+    /// The names looked up last and their entries, most recent first.
+    recent: Vec<(Vec<u8>, &'c [CatalogEntry])>,
     pub(super) summary: DecodeSummary,
     /// Allocations the in-place path reuses from record to record.
     pub(super) spare: Spare,
@@ -103,7 +106,7 @@ impl<'c> Decoder<'c> {
             frame_spans: Vec::new(),
             open_stack: None,
             pending_entries: &[],
-            last_lookup: (Vec::new(), &[]),
+            recent: Vec::with_capacity(RECENT_NAMES),
             summary: DecodeSummary::default(),
             spare: Spare::default(),
         }
@@ -305,14 +308,24 @@ impl<'c> Decoder<'c> {
         self.head = Some(head);
     }
 
-    /// The catalog's entries for `name`, through a one-name cache.
+    /// The catalog's entries for `name`, through a cache of the last few names: events
+    /// come in runs and pairs (entry and return probes) of the same few names.
     pub(super) fn lookup(&mut self, name: &[u8]) -> &'c [CatalogEntry] {
-        if self.last_lookup.0 != name {
-            self.last_lookup.0.clear();
-            self.last_lookup.0.extend_from_slice(name);
-            self.last_lookup.1 = self.catalog.lookup(name);
+        if let Some(hit) = self
+            .recent
+            .iter()
+            .position(|(known, _)| known.as_slice() == name)
+        {
+            // Keep the most recent first, so a run of one name is found at once.
+            self.recent[..=hit].rotate_right(1);
+            return self.recent[0].1;
         }
-        self.last_lookup.1
+        let entries = self.catalog.lookup(name);
+        if self.recent.len() == RECENT_NAMES {
+            self.recent.pop();
+        }
+        self.recent.insert(0, (name.to_vec(), entries));
+        entries
     }
 
     fn has_room_for(&self, line: &[u8]) -> bool {

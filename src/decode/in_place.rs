@@ -36,10 +36,33 @@ pub(super) struct Spare {
     ustack: Vec<&'static [u8]>,
 }
 
-/// An empty vector with the allocation of `used`, for items of another lifetime. (Collecting
-/// a vector's own iterator into a vector of a type of the same size reuses its buffer.)
-fn emptied<T, U>(used: Vec<T>) -> Vec<U> {
-    used.into_iter().filter_map(|_| None).collect()
+/// `used`, emptied, as a vector for borrows of another lifetime, keeping its allocation.
+fn emptied<'from, 'to, T: Relifetime<'from, 'to>>(mut used: Vec<T>) -> Vec<T::As> {
+    used.clear();
+    let mut used = std::mem::ManuallyDrop::new(used);
+    let (ptr, capacity) = (used.as_mut_ptr(), used.capacity());
+    // SAFETY: the vector is empty, and `T` and `T::As` are the same type but for a
+    // lifetime (see `Relifetime`), so they have the same size and alignment; the
+    // allocation is handed over whole and no value of either lifetime is in it.
+    unsafe { Vec::from_raw_parts(ptr.cast::<T::As>(), 0, capacity) }
+}
+
+/// A type and the same type with its borrows of lifetime `'from` changed to `'to`.
+///
+/// # Safety
+/// `As` must differ from `Self` only in that lifetime (same layout).
+unsafe trait Relifetime<'from, 'to> {
+    type As;
+}
+
+// SAFETY: the same type but for the lifetime.
+unsafe impl<'from, 'to> Relifetime<'from, 'to> for Field<'from> {
+    type As = Field<'to>;
+}
+
+// SAFETY: the same type but for the lifetime.
+unsafe impl<'from, 'to> Relifetime<'from, 'to> for &'from [u8] {
+    type As = &'to [u8];
 }
 
 impl<'c> Decoder<'c> {

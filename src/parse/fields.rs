@@ -394,7 +394,8 @@ enum Pushed {
 /// substring searcher per value.
 fn find_all<'h>(needle: &'h [u8], haystack: &'h [u8]) -> impl Iterator<Item = usize> + 'h {
     let first = needle.first().copied().unwrap_or(0);
-    memchr::memchr_iter(first, haystack).filter(move |&at| haystack[at..].starts_with(needle))
+    memchr::memchr_iter(first, haystack)
+        .filter(move |&at| strip_literal(&haystack[at..], needle).is_some())
 }
 
 /// `input` without the literal `lit` at its start. Literals are a few bytes, where a
