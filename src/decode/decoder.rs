@@ -317,7 +317,9 @@ impl<'c> Decoder<'c> {
             .position(|(known, _)| known.as_slice() == name)
         {
             // Keep the most recent first, so a run of one name is found at once.
-            self.recent[..=hit].rotate_right(1);
+            if hit > 0 {
+                self.recent[..=hit].rotate_right(1);
+            }
             return self.recent[0].1;
         }
         let entries = self.catalog.lookup(name);

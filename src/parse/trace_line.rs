@@ -237,16 +237,12 @@ fn cpu_column(line: &[u8], open: usize) -> Option<(u32, usize)> {
     if open == 0 || line[open - 1] != b' ' {
         return None;
     }
-    let digits_start = open + 1;
-    let digits_len = line[digits_start..]
-        .iter()
-        .take_while(|b| b.is_ascii_digit())
-        .count();
-    let close = digits_start + digits_len;
+    let (cpu, digits_len) = leading_number(&line[open + 1..]);
+    let close = open + 1 + digits_len;
     if digits_len == 0 || line.get(close) != Some(&b']') || line.get(close + 1) != Some(&b' ') {
         return None;
     }
-    let cpu = parse_u32(&line[digits_start..close])?;
+    let cpu = u32::try_from(cpu?).ok()?;
     Some((cpu, close + 2))
 }
 
