@@ -111,6 +111,7 @@ pub fn fit_template<'a>(template: &'a Template, body: &'a [u8]) -> Fit {
 struct Matcher<'t, 'a> {
     segments: &'a [Segment],
     delimiters: &'a [Option<Vec<u8>>],
+    literal_words: &'a [Option<(u64, u64)>],
     fields: &'a [TemplateField],
     /// Where decoded fields go; `None` when only checking the fit.
     out: Option<&'t mut Vec<Field<'a>>>,
@@ -124,6 +125,7 @@ impl<'t, 'a> Matcher<'t, 'a> {
         Self {
             segments: &template.segments,
             delimiters: &template.delimiters,
+            literal_words: &template.literal_words,
             fields: &template.fields,
             out,
             budget: BACKTRACK_BUDGET,
@@ -149,12 +151,19 @@ impl<'t, 'a> Matcher<'t, 'a> {
     /// it fits, the result is the same. Leaves partial output behind when it fails.
     fn match_greedy(&mut self, body: &'a [u8]) -> bool {
         let mut input = body;
-        for (index, segment) in self.segments.iter().enumerate() {
+        let mut index = 0;
+        while let Some(segment) = self.segments.get(index) {
             match segment {
-                Segment::Literal(lit) => match strip_literal(input, lit) {
-                    Some(rest) => input = rest,
-                    None => return false,
-                },
+                Segment::Literal(lit) => {
+                    let matched = match self.literal_words.get(index).copied().flatten() {
+                        Some((word, mask)) => starts_with_word(input, word, mask, lit),
+                        None => input.starts_with(lit),
+                    };
+                    if !matched {
+                        return false;
+                    }
+                    input = &input[lit.len()..];
+                }
                 // Numbers, the bulk of most records, go straight into the output: no
                 // value is built and moved on the way.
                 Segment::Value {
@@ -188,57 +197,67 @@ impl<'t, 'a> Matcher<'t, 'a> {
                     input = &input[end..];
                 }
                 Segment::Value { kind, field } => {
-                    let (value, rest) = if let Some((value, used)) = fixed_shape(*kind, input) {
-                        (value, &input[used..])
-                    } else if *kind == ValueKind::QuotedChar
+                    if let Some((value, used)) = fixed_shape(*kind, input) {
+                        self.push(*field, value);
+                        input = &input[used..];
+                        index += 1;
+                        continue;
+                    }
+                    if *kind == ValueKind::QuotedChar
                         && input.len() < 3
                         && input.first() == Some(&b'\'')
                     {
                         self.needs_more = true;
                         return false;
-                    } else {
-                        let quoted = *kind == ValueKind::QuotedStr;
-                        let make = match kind {
-                            ValueKind::Symbol => Value::Symbol,
-                            ValueKind::Text => Value::Text,
-                            ValueKind::Str | ValueKind::QuotedStr => Value::Str,
-                            _ => return false,
-                        };
-                        let inner = if quoted {
-                            match input.strip_prefix(b"\"") {
-                                Some(inner) => inner,
-                                None => return false,
-                            }
-                        } else {
-                            input
-                        };
-                        let close = usize::from(quoted);
-                        match self.delimiters.get(index).and_then(Option::as_ref) {
-                            Some(delimiter) => match find_all(delimiter, inner).next() {
-                                Some(end) => (make(&inner[..end]), &inner[end + close..]),
-                                None => {
-                                    // No split can end this string: the text ends inside it.
-                                    self.needs_more = true;
-                                    return false;
-                                }
-                            },
-                            None => {
-                                let Some(end) = inner.len().checked_sub(close) else {
-                                    self.needs_more = true;
-                                    return false;
-                                };
-                                if quoted && inner.get(end) != Some(&b'"') {
-                                    self.needs_more = true;
-                                    return false;
-                                }
-                                (make(&inner[..end]), &inner[inner.len()..])
-                            }
-                        }
+                    }
+                    let quoted = *kind == ValueKind::QuotedStr;
+                    let make = match kind {
+                        ValueKind::Symbol => Value::Symbol,
+                        ValueKind::Text => Value::Text,
+                        ValueKind::Str | ValueKind::QuotedStr => Value::Str,
+                        _ => return false,
                     };
-                    self.push(*field, value);
-                    input = rest;
+                    let inner = if quoted {
+                        match input.strip_prefix(b"\"") {
+                            Some(inner) => inner,
+                            None => return false,
+                        }
+                    } else {
+                        input
+                    };
+                    match self.delimiters.get(index).and_then(Option::as_ref) {
+                        Some(delimiter) => match find_all(delimiter, inner).next() {
+                            Some(end) => {
+                                self.push(*field, make(&inner[..end]));
+                                // The delimiter is the closing quote and the literal that
+                                // follows: both are matched, so skip that literal too.
+                                input = &inner[end + delimiter.len()..];
+                                index += 2;
+                                continue;
+                            }
+                            None => {
+                                // No split can end this string: the text ends inside it.
+                                self.needs_more = true;
+                                return false;
+                            }
+                        },
+                        None => {
+                            let close = usize::from(quoted);
+                            let Some(end) = inner.len().checked_sub(close) else {
+                                self.needs_more = true;
+                                return false;
+                            };
+                            if quoted && inner.get(end) != Some(&b'"') {
+                                self.needs_more = true;
+                                return false;
+                            }
+                            self.push(*field, make(&inner[..end]));
+                            input = &inner[inner.len()..];
+                        }
+                    }
                 }
             }
+            index += 1;
         }
         input.is_empty()
     }
@@ -396,6 +415,21 @@ fn find_all<'h>(needle: &'h [u8], haystack: &'h [u8]) -> impl Iterator<Item = us
     let first = needle.first().copied().unwrap_or(0);
     memchr::memchr_iter(first, haystack)
         .filter(move |&at| strip_literal(&haystack[at..], needle).is_some())
+}
+
+/// Whether `input` starts with `lit`, given as the word and mask of
+/// [`Template::literal_words`](super::print_fmt::Template): one compare when eight bytes
+/// of `input` can be read.
+#[inline(always)]
+fn starts_with_word(input: &[u8], word: u64, mask: u64, lit: &[u8]) -> bool {
+    match input.get(..8) {
+        Some(head) => {
+            let mut bytes = [0u8; 8];
+            bytes.copy_from_slice(head);
+            (u64::from_le_bytes(bytes) ^ word) & mask == 0
+        }
+        None => input.starts_with(lit),
+    }
 }
 
 /// `input` without the literal `lit` at its start. Literals are a few bytes, where a

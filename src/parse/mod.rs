@@ -2,6 +2,7 @@
 //! print fmt, field values, and `error_log`. No I/O; no input makes them panic — text they
 //! do not recognise comes back as [`TraceLine::Unparsed`] or `None`.
 
+mod bytes;
 mod dynamic_events;
 mod error_log;
 mod event_format;

@@ -66,6 +66,24 @@ pub struct Template {
     /// For each segment, when it is a string-like value followed by a literal: what marks
     /// where the value may end (its closing quote and that literal), built once.
     pub(crate) delimiters: Vec<Option<Vec<u8>>>,
+    /// For each literal segment of one to eight bytes: the literal as a little-endian word
+    /// and the mask of its bytes, so that checking it is one compare.
+    pub(crate) literal_words: Vec<Option<(u64, u64)>>,
+}
+
+/// `lit` as a little-endian word and the mask of its bytes, when it has one to eight.
+fn literal_word(lit: &[u8]) -> Option<(u64, u64)> {
+    if lit.is_empty() || lit.len() > 8 {
+        return None;
+    }
+    let mut word = [0u8; 8];
+    word[..lit.len()].copy_from_slice(lit);
+    let mask = if lit.len() == 8 {
+        u64::MAX
+    } else {
+        (1u64 << (8 * lit.len())) - 1
+    };
+    Some((u64::from_le_bytes(word), mask))
 }
 
 impl Template {
@@ -84,10 +102,18 @@ impl Template {
                 _ => None,
             })
             .collect();
+        let literal_words = segments
+            .iter()
+            .map(|segment| match segment {
+                Segment::Literal(lit) => literal_word(lit),
+                Segment::Value { .. } => None,
+            })
+            .collect();
         Self {
             segments,
             fields,
             delimiters,
+            literal_words,
         }
     }
 

@@ -8,6 +8,10 @@
 
 use memchr::memchr_iter;
 
+use super::bytes::blank_run;
+use super::bytes::digit_run;
+use super::bytes::digits_value;
+
 /// What the process id column said about the thread group (`options/record-tgid`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Tgid {
@@ -206,7 +210,8 @@ fn parse_aligned(line: &[u8]) -> Option<TraceLine<'_>> {
     let (cpu, after_cpu) = cpu_column(line, at)?;
     let AfterCpu { flags, ts, rest } = context_after(&line[after_cpu..])?;
     let header = RecordHeader {
-        comm: trim_start(&line[..COMM_WIDTH]),
+        // Right-aligned in 16 columns, so usually many spaces: measured a word at a time.
+        comm: &line[blank_run(&line[..COMM_WIDTH])..COMM_WIDTH],
         pid,
         tgid,
         cpu,
@@ -306,15 +311,12 @@ fn context_after(after: &[u8]) -> Option<AfterCpu<'_>> {
 
 /// Length of `digits` or `digits.digits` at the start of `input`.
 fn timestamp_len(input: &[u8]) -> Option<usize> {
-    let int_len = input.iter().take_while(|b| b.is_ascii_digit()).count();
+    let int_len = digit_run(input);
     if int_len == 0 {
         return None;
     }
     if input.get(int_len) == Some(&b'.') {
-        let frac = input[int_len + 1..]
-            .iter()
-            .take_while(|b| b.is_ascii_digit())
-            .count();
+        let frac = digit_run(&input[int_len + 1..]);
         if frac == 0 {
             return None;
         }
@@ -372,8 +374,20 @@ fn event_text(rest: &[u8]) -> Option<EventText<'_>> {
 /// Characters of event names and of function names printed by the function tracer
 /// (`foo.isra.0`).
 fn is_event_name_char(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b == b'_' || b == b'.'
+    EVENT_NAME_CHARS[usize::from(b)]
 }
+
+/// [`is_event_name_char`] as a table: it is asked for every byte of every event's name.
+static EVENT_NAME_CHARS: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        table[b] = c.is_ascii_alphanumeric() || c == b'_' || c == b'.';
+        b += 1;
+    }
+    table
+};
 
 /// `CPU:N [LOST M EVENTS]` / `CPU:N [LOST EVENTS]`.
 fn parse_lost(line: &[u8]) -> Option<TraceLine<'_>> {
@@ -409,18 +423,8 @@ fn parse_buffer_started(line: &[u8]) -> Option<u32> {
 /// The decimal number at the start of `input` and how many digits it had; the number is
 /// `None` when it overflows `u64` (the digit count is still right).
 fn leading_number(input: &[u8]) -> (Option<u64>, usize) {
-    let mut value: Option<u64> = Some(0);
-    let mut len = 0;
-    for &b in input {
-        if !b.is_ascii_digit() {
-            break;
-        }
-        value = value
-            .and_then(|v| v.checked_mul(10))
-            .and_then(|v| v.checked_add(u64::from(b - b'0')));
-        len += 1;
-    }
-    (value, len)
+    let len = digit_run(input);
+    (digits_value(&input[..len]), len)
 }
 
 /// The index of the first byte at or after `at` that is not a space.

@@ -1,0 +1,121 @@
+//! Byte scans shared by the line and field parsers: they run on every byte of every
+//! record, so the common runs (digits, padding) are measured eight bytes at a time.
+
+/// How many ASCII digits `input` starts with.
+#[inline]
+pub(crate) fn digit_run(input: &[u8]) -> usize {
+    const ASCII_ZEROS: u64 = 0x3030_3030_3030_3030;
+    const TO_HIGH_BIT: u64 = 0x7676_7676_7676_7676;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    let mut at = 0;
+    while let Some(chunk) = input.get(at..at + 8) {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        // A digit becomes 0..=9; adding 0x76 sets the high bit of any byte above 9, and
+        // `| x` catches bytes whose high bit was set. A carry out of a byte happens only
+        // when that byte is already flagged, and only moves up, so the lowest flagged
+        // byte is exact.
+        let x = u64::from_le_bytes(word) ^ ASCII_ZEROS;
+        let flagged = (x.wrapping_add(TO_HIGH_BIT) | x) & HIGHS;
+        if flagged != 0 {
+            return at + (flagged.trailing_zeros() / 8) as usize;
+        }
+        at += 8;
+    }
+    at + input[at..]
+        .iter()
+        .take_while(|b| b.is_ascii_digit())
+        .count()
+}
+
+/// How many spaces and tabs `input` starts with.
+#[inline]
+pub(crate) fn blank_run(input: &[u8]) -> usize {
+    const SPACES: u64 = 0x2020_2020_2020_2020;
+    const TABS: u64 = 0x0909_0909_0909_0909;
+    const LOWS: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    // The high bit of each byte of `x` that is zero; exact per byte, as `(x & 0x7f) +
+    // 0x7f` cannot carry out of its byte.
+    let zero_bytes = |x: u64| !(((x & LOWS) + LOWS) | x) & HIGHS;
+    let mut at = 0;
+    while let Some(chunk) = input.get(at..at + 8) {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        let v = u64::from_le_bytes(word);
+        let other = !(zero_bytes(v ^ SPACES) | zero_bytes(v ^ TABS)) & HIGHS;
+        if other != 0 {
+            return at + (other.trailing_zeros() / 8) as usize;
+        }
+        at += 8;
+    }
+    at + input[at..]
+        .iter()
+        .take_while(|b| **b == b' ' || **b == b'\t')
+        .count()
+}
+
+/// The value of `digits` (all ASCII digits, as [`digit_run`] measured them); `None` when
+/// it does not fit a `u64`.
+#[inline]
+pub(crate) fn digits_value(digits: &[u8]) -> Option<u64> {
+    // Nineteen digits always fit; only longer runs need the checked arithmetic.
+    if digits.len() <= 19 {
+        let mut value: u64 = 0;
+        for &b in digits {
+            value = value * 10 + u64::from(b - b'0');
+        }
+        return Some(value);
+    }
+    digits.iter().try_fold(0u64, |value, &b| {
+        value.checked_mul(10)?.checked_add(u64::from(b - b'0'))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn digit_runs_at_every_length_and_stop_byte() {
+        for len in 0..40 {
+            for stop in [b' ', b'/', b':', b'a', 0x80, 0xff, 0xb0, b'\n'] {
+                let mut text = vec![b'7'; len];
+                text.push(stop);
+                text.extend_from_slice(b"123456789");
+                assert_eq!(digit_run(&text), len, "len {len} stop {stop:#x}");
+                assert_eq!(digit_run(&text[..len]), len);
+            }
+        }
+        // Bytes around the digits' range: '/' (0x2f) and ':' (0x3a) are not digits.
+        assert_eq!(digit_run(b"0123456789/"), 10);
+        assert_eq!(digit_run(b"9:"), 1);
+    }
+
+    #[test]
+    fn blank_runs_at_every_length_and_stop_byte() {
+        for len in 0..40 {
+            for stop in [b'a', b'!', 0x00, 0x08, 0x0a, 0x1f, 0x21, 0x80, 0xa0, 0xff] {
+                let mut text: Vec<u8> = (0..len)
+                    .map(|i| if i % 3 == 0 { b'\t' } else { b' ' })
+                    .collect();
+                text.push(stop);
+                text.extend_from_slice(b"  \t ");
+                assert_eq!(blank_run(&text), len, "len {len} stop {stop:#x}");
+                assert_eq!(blank_run(&text[..len]), len);
+            }
+        }
+    }
+
+    #[test]
+    fn digit_values_and_overflow() {
+        assert_eq!(digits_value(b"0"), Some(0));
+        assert_eq!(digits_value(b"18446744073709551615"), Some(u64::MAX));
+        assert_eq!(digits_value(b"18446744073709551616"), None);
+        assert_eq!(
+            digits_value(b"9999999999999999999"),
+            Some(9_999_999_999_999_999_999)
+        );
+        assert_eq!(digits_value(b"000000000000000000000042"), Some(42));
+    }
+}
