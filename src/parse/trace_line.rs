@@ -269,7 +269,8 @@ fn context_before(before: &[u8]) -> Option<(&[u8], i32, Option<Tgid>)> {
     if digits == 0 {
         return None;
     }
-    let dash = rest.len() - digits - 1;
+    // A column of digits alone has no dash before them: not a `comm-pid`.
+    let dash = rest.len().checked_sub(digits + 1)?;
     if rest.get(dash) != Some(&b'-') {
         return None;
     }
@@ -506,6 +507,19 @@ mod tests {
                 body: b"(0x55bb6db58139) p=\"/tmp/a \" b=1\" x\" n=-5"
             }
         );
+    }
+
+    /// Found by the decoder fuzz target: only digits before the cpu column (an overflow
+    /// in builds that check arithmetic).
+    #[test]
+    fn digits_without_a_dash_before_the_cpu_column_are_unparsed() {
+        for line in [
+            &b"1 [2] 1: e: x"[..],
+            b"12345 [000] ..... 1.000000: e: x",
+            b" 7 [1] 5:",
+        ] {
+            assert_eq!(parse_line(line), TraceLine::Unparsed(line));
+        }
     }
 
     #[test]

@@ -28,3 +28,41 @@ fn event_format_regressions_parse_without_panic() {
         }
     }
 }
+
+/// The decoder target: the line-by-line and in-place paths give the same records, with no
+/// panic (the crash was an overflow in the line parser, caught by checked arithmetic).
+#[test]
+fn decoder_regressions_decode_the_same_both_ways() {
+    let inputs = inputs("decoder");
+    assert!(
+        !inputs.is_empty(),
+        "fuzz/regressions/decoder holds the crash inputs"
+    );
+    let catalog = tprobe::decode::EventCatalog::new();
+    for data in inputs {
+        let mut by_line = Vec::new();
+        let mut decoder = tprobe::decode::Decoder::new(&catalog);
+        let mut sink = |r: &tprobe::decode::Record<'_>| -> Result<(), ()> {
+            by_line.push(format!("{r:?}"));
+            Ok(())
+        };
+        let mut lines: Vec<&[u8]> = data.split(|b| *b == b'\n').collect();
+        if data.ends_with(b"\n") {
+            lines.pop();
+        }
+        for line in lines {
+            decoder.push_line(line, &mut sink).unwrap();
+        }
+        decoder.finish(&mut sink).unwrap();
+        let mut in_place = Vec::new();
+        let mut other = tprobe::decode::Decoder::new(&catalog);
+        let mut sink = |r: &tprobe::decode::Record<'_>| -> Result<(), ()> {
+            in_place.push(format!("{r:?}"));
+            Ok(())
+        };
+        other.push_text(&data, &mut sink).unwrap();
+        other.finish(&mut sink).unwrap();
+        assert_eq!(by_line, in_place);
+        assert_eq!(decoder.summary(), other.summary());
+    }
+}
