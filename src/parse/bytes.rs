@@ -72,6 +72,36 @@ pub(crate) fn digits_value(digits: &[u8]) -> Option<u64> {
     })
 }
 
+/// `lit` as a little-endian word and the mask of its bytes, when it has one to eight, so
+/// that [`starts_with_word`] checks it with one compare.
+pub(crate) fn literal_word(lit: &[u8]) -> Option<(u64, u64)> {
+    if lit.is_empty() || lit.len() > 8 {
+        return None;
+    }
+    let mut word = [0u8; 8];
+    word[..lit.len()].copy_from_slice(lit);
+    let mask = if lit.len() == 8 {
+        u64::MAX
+    } else {
+        (1u64 << (8 * lit.len())) - 1
+    };
+    Some((u64::from_le_bytes(word), mask))
+}
+
+/// Whether `input` starts with the `len`-byte literal given by [`literal_word`]: one
+/// compare when eight bytes of `input` can be read.
+#[inline(always)]
+pub(crate) fn starts_with_word(input: &[u8], word: u64, mask: u64, len: usize) -> bool {
+    match input.get(..8) {
+        Some(head) => {
+            let mut bytes = [0u8; 8];
+            bytes.copy_from_slice(head);
+            (u64::from_le_bytes(bytes) ^ word) & mask == 0
+        }
+        None => input.len() >= len && input[..len] == word.to_le_bytes()[..len],
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -105,6 +135,29 @@ mod tests {
                 assert_eq!(blank_run(&text[..len]), len);
             }
         }
+    }
+
+    #[test]
+    fn literal_words_match_exactly_their_literal() {
+        for lit in [&b"("[..], b") i=", b"\" path=\"", b"12345678"] {
+            let (word, mask) = literal_word(lit).unwrap();
+            for tail in [&b""[..], b"x", b"xxxxxxxxxx"] {
+                let mut text = lit.to_vec();
+                text.extend_from_slice(tail);
+                assert!(starts_with_word(&text, word, mask, lit.len()));
+                let mut other = text.clone();
+                other[lit.len() - 1] ^= 1;
+                assert!(!starts_with_word(&other, word, mask, lit.len()));
+                assert!(!starts_with_word(
+                    &text[..lit.len() - 1],
+                    word,
+                    mask,
+                    lit.len()
+                ));
+            }
+        }
+        assert_eq!(literal_word(b""), None);
+        assert_eq!(literal_word(b"123456789"), None);
     }
 
     #[test]

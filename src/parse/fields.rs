@@ -8,6 +8,8 @@
 
 use memchr::memmem;
 
+use super::bytes::starts_with_word;
+
 use super::print_fmt::Segment;
 use super::print_fmt::Template;
 use super::print_fmt::TemplateField;
@@ -77,6 +79,10 @@ pub fn split_with_template_into<'a>(
 ) -> bool {
     fields.clear();
     fields.reserve(template.fields.len());
+    if template.steps.run(&template.fields, body, fields) {
+        return true;
+    }
+    fields.clear();
     let mut matcher = Matcher::new(template, Some(fields));
     if matcher.match_greedy(body) {
         return true;
@@ -156,7 +162,7 @@ impl<'t, 'a> Matcher<'t, 'a> {
             match segment {
                 Segment::Literal(lit) => {
                     let matched = match self.literal_words.get(index).copied().flatten() {
-                        Some((word, mask)) => starts_with_word(input, word, mask, lit),
+                        Some((word, mask)) => starts_with_word(input, word, mask, lit.len()),
                         None => input.starts_with(lit),
                     };
                     if !matched {
@@ -348,34 +354,10 @@ impl<'t, 'a> Matcher<'t, 'a> {
     /// field it belongs to.
     #[inline(always)]
     fn push(&mut self, field: Option<usize>, value: Value<'a>) -> Pushed {
-        let (Some(out), Some(index)) = (self.out.as_deref_mut(), field) else {
-            return Pushed::Nothing;
-        };
-        let Some(def) = self.fields.get(index) else {
-            return Pushed::Nothing;
-        };
-        let name = def.name.as_bytes();
-        if def.is_array {
-            if let Some(Field {
-                name: last,
-                value: Value::Array(items),
-            }) = out.last_mut()
-            {
-                if std::ptr::eq(*last, name) {
-                    items.push(value);
-                    return Pushed::Element;
-                }
-            }
-            let mut items = Vec::with_capacity(def.values);
-            items.push(value);
-            out.push(Field {
-                name,
-                value: Value::Array(items),
-            });
-            return Pushed::Field;
+        match self.out.as_deref_mut() {
+            Some(out) => push_field(out, self.fields, field, value),
+            None => Pushed::Nothing,
         }
-        out.push(Field { name, value });
-        Pushed::Field
     }
 
     fn undo(&mut self, pushed: Pushed) {
@@ -400,9 +382,45 @@ impl<'t, 'a> Matcher<'t, 'a> {
     }
 }
 
+/// Adds a value to `out`: a field of its own, or the next element of the array field it
+/// belongs to (`fields` is the template's, `field` an index into it).
+#[inline(always)]
+pub(crate) fn push_field<'a>(
+    out: &mut Vec<Field<'a>>,
+    fields: &'a [TemplateField],
+    field: Option<usize>,
+    value: Value<'a>,
+) -> Pushed {
+    let Some(def) = field.and_then(|index| fields.get(index)) else {
+        return Pushed::Nothing;
+    };
+    let name = def.name.as_bytes();
+    if def.is_array {
+        if let Some(Field {
+            name: last,
+            value: Value::Array(items),
+        }) = out.last_mut()
+        {
+            if std::ptr::eq(*last, name) {
+                items.push(value);
+                return Pushed::Element;
+            }
+        }
+        let mut items = Vec::with_capacity(def.values);
+        items.push(value);
+        out.push(Field {
+            name,
+            value: Value::Array(items),
+        });
+        return Pushed::Field;
+    }
+    out.push(Field { name, value });
+    Pushed::Field
+}
+
 /// What [`Matcher::push`] did, so a failed branch can undo it.
 #[derive(Debug, Clone, Copy)]
-enum Pushed {
+pub(crate) enum Pushed {
     Nothing,
     Field,
     Element,
@@ -415,21 +433,6 @@ fn find_all<'h>(needle: &'h [u8], haystack: &'h [u8]) -> impl Iterator<Item = us
     let first = needle.first().copied().unwrap_or(0);
     memchr::memchr_iter(first, haystack)
         .filter(move |&at| strip_literal(&haystack[at..], needle).is_some())
-}
-
-/// Whether `input` starts with `lit`, given as the word and mask of
-/// [`Template::literal_words`](super::print_fmt::Template): one compare when eight bytes
-/// of `input` can be read.
-#[inline(always)]
-fn starts_with_word(input: &[u8], word: u64, mask: u64, lit: &[u8]) -> bool {
-    match input.get(..8) {
-        Some(head) => {
-            let mut bytes = [0u8; 8];
-            bytes.copy_from_slice(head);
-            (u64::from_le_bytes(bytes) ^ word) & mask == 0
-        }
-        None => input.starts_with(lit),
-    }
 }
 
 /// `input` without the literal `lit` at its start. Literals are a few bytes, where a
@@ -492,7 +495,7 @@ fn scan_digits(input: &[u8], mut at: usize) -> (Option<u64>, usize) {
 
 /// `%d`: padding, an optional `-`, digits. The value and the bytes used.
 #[inline(always)]
-fn scan_signed(input: &[u8]) -> Option<(i64, usize)> {
+pub(crate) fn scan_signed(input: &[u8]) -> Option<(i64, usize)> {
     let pad = padding(input);
     let negative = input.get(pad) == Some(&b'-');
     let (magnitude, end) = scan_digits(input, pad + usize::from(negative));
@@ -509,7 +512,7 @@ fn scan_signed(input: &[u8]) -> Option<(i64, usize)> {
 
 /// `%u`: padding, digits. The value and the bytes used.
 #[inline(always)]
-fn scan_unsigned(input: &[u8]) -> Option<(u64, usize)> {
+pub(crate) fn scan_unsigned(input: &[u8]) -> Option<(u64, usize)> {
     let (value, end) = scan_digits(input, padding(input));
     Some((value?, end))
 }
@@ -518,7 +521,7 @@ fn scan_unsigned(input: &[u8]) -> Option<(u64, usize)> {
 /// starts and ends. The kernel prints a zero `0x%lx` as `0` in some places (syscalls), so a
 /// bare run of hex digits is accepted too.
 #[inline(always)]
-fn scan_hex(input: &[u8]) -> Option<(usize, usize)> {
+pub(crate) fn scan_hex(input: &[u8]) -> Option<(usize, usize)> {
     let start = padding(input);
     let prefix = if input[start..].starts_with(b"0x") {
         2

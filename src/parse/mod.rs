@@ -10,6 +10,7 @@ mod fields;
 mod print_fmt;
 mod readme;
 mod ring_page;
+mod steps;
 mod trace_line;
 
 pub use dynamic_events::parse_dynamic_event;

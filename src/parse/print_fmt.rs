@@ -5,7 +5,9 @@
 //! `path`), so a value is delimited by the *literal that follows it in the template*, and
 //! the matcher backtracks over the places that literal occurs (`fields.rs`).
 
+use super::bytes::literal_word;
 use super::event_format::EventFormat;
+use super::steps::Steps;
 
 /// How a printed value looks, and so how it is matched and typed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -69,21 +71,8 @@ pub struct Template {
     /// For each literal segment of one to eight bytes: the literal as a little-endian word
     /// and the mask of its bytes, so that checking it is one compare.
     pub(crate) literal_words: Vec<Option<(u64, u64)>>,
-}
-
-/// `lit` as a little-endian word and the mask of its bytes, when it has one to eight.
-fn literal_word(lit: &[u8]) -> Option<(u64, u64)> {
-    if lit.is_empty() || lit.len() > 8 {
-        return None;
-    }
-    let mut word = [0u8; 8];
-    word[..lit.len()].copy_from_slice(lit);
-    let mask = if lit.len() == 8 {
-        u64::MAX
-    } else {
-        (1u64 << (8 * lit.len())) - 1
-    };
-    Some((u64::from_le_bytes(word), mask))
+    /// The greedy match planned as steps.
+    pub(crate) steps: Steps,
 }
 
 impl Template {
@@ -109,11 +98,13 @@ impl Template {
                 Segment::Value { .. } => None,
             })
             .collect();
+        let steps = Steps::compile(&segments);
         Self {
             segments,
             fields,
             delimiters,
             literal_words,
+            steps,
         }
     }
 

@@ -1,0 +1,286 @@
+//! The greedy match of a template, compiled into steps.
+//!
+//! Most records fit their template on the first try: each string ends where its delimiter
+//! first occurs. [`Steps`] is that first try, planned once per template: literals as
+//! words to compare, each string step owning the literal after it, each value knowing
+//! its field. It runs on every record, so it does only that; a record it does not fit
+//! goes to the general matcher (`fields.rs`), which tries the same path first and then
+//! every other split, so the result is the same either way.
+
+use super::bytes::literal_word;
+use super::bytes::starts_with_word;
+use super::fields::push_field;
+use super::fields::scan_hex;
+use super::fields::scan_signed;
+use super::fields::scan_unsigned;
+use super::fields::Field;
+use super::fields::Value;
+use super::print_fmt::Segment;
+use super::print_fmt::TemplateField;
+use super::print_fmt::ValueKind;
+
+/// A template's greedy match as steps.
+#[derive(Debug, Clone)]
+pub(crate) struct Steps {
+    steps: Vec<Step>,
+}
+
+#[derive(Debug, Clone)]
+enum Step {
+    /// A literal of one to eight bytes: its little-endian word and the mask of its bytes.
+    ShortLiteral {
+        word: u64,
+        mask: u64,
+        len: usize,
+    },
+    /// A longer literal.
+    Literal(Box<[u8]>),
+    Signed(Option<usize>),
+    Unsigned(Option<usize>),
+    Hex(Option<usize>),
+    /// `'c'`: one byte between quotes.
+    QuotedChar(Option<usize>),
+    /// One byte.
+    Char(Option<usize>),
+    /// A string that ends where `delimiter` (its closing quote, if quoted, and the literal
+    /// after it) first occurs; the step consumes the delimiter too.
+    Until {
+        string: StringStep,
+        delimiter: Box<[u8]>,
+    },
+    /// A string that runs to the end of the text.
+    ToEnd(StringStep),
+}
+
+/// What a string step makes and where it goes.
+#[derive(Debug, Clone, Copy)]
+struct StringStep {
+    /// Between double quotes, and `(fault)` when the kernel could not read it.
+    quoted: bool,
+    make: Make,
+    field: Option<usize>,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Make {
+    Str,
+    Symbol,
+    Text,
+}
+
+impl Make {
+    fn value(self, bytes: &[u8]) -> Value<'_> {
+        match self {
+            Make::Str => Value::Str(bytes),
+            Make::Symbol => Value::Symbol(bytes),
+            Make::Text => Value::Text(bytes),
+        }
+    }
+}
+
+impl Steps {
+    /// Plans the greedy match of `segments`.
+    pub(crate) fn compile(segments: &[Segment]) -> Self {
+        let mut steps = Vec::with_capacity(segments.len());
+        let mut index = 0;
+        while let Some(segment) = segments.get(index) {
+            index += 1;
+            let (kind, field) = match segment {
+                Segment::Literal(lit) => {
+                    steps.push(literal_step(lit));
+                    continue;
+                }
+                Segment::Value { kind, field } => (*kind, *field),
+            };
+            let make = match kind {
+                ValueKind::Signed => {
+                    steps.push(Step::Signed(field));
+                    continue;
+                }
+                ValueKind::Unsigned => {
+                    steps.push(Step::Unsigned(field));
+                    continue;
+                }
+                ValueKind::Hex => {
+                    steps.push(Step::Hex(field));
+                    continue;
+                }
+                ValueKind::Str | ValueKind::QuotedStr => Make::Str,
+                ValueKind::Symbol => Make::Symbol,
+                ValueKind::Text => Make::Text,
+                ValueKind::QuotedChar => {
+                    steps.push(Step::QuotedChar(field));
+                    continue;
+                }
+                ValueKind::Char => {
+                    steps.push(Step::Char(field));
+                    continue;
+                }
+            };
+            let quoted = kind == ValueKind::QuotedStr;
+            let string = StringStep {
+                quoted,
+                make,
+                field,
+            };
+            match segments.get(index) {
+                Some(Segment::Literal(next)) => {
+                    let mut delimiter = Vec::with_capacity(next.len() + 1);
+                    if quoted {
+                        delimiter.push(b'"');
+                    }
+                    delimiter.extend_from_slice(next);
+                    steps.push(Step::Until {
+                        string,
+                        delimiter: delimiter.into(),
+                    });
+                    index += 1;
+                }
+                _ => steps.push(Step::ToEnd(string)),
+            }
+        }
+        Self { steps }
+    }
+
+    /// Runs the greedy match of `body`, pushing its fields to `out`. `false` when the
+    /// greedy path does not fit (`out` then holds part of the fields).
+    pub(crate) fn run<'a>(
+        &self,
+        fields: &'a [TemplateField],
+        body: &'a [u8],
+        out: &mut Vec<Field<'a>>,
+    ) -> bool {
+        let push = |out: &mut Vec<Field<'a>>, field: Option<usize>, value: Value<'a>| {
+            push_field(out, fields, field, value);
+        };
+        let mut input = body;
+        for step in &self.steps {
+            match step {
+                Step::ShortLiteral { word, mask, len } => {
+                    if !starts_with_word(input, *word, *mask, *len) {
+                        return false;
+                    }
+                    input = &input[*len..];
+                }
+                Step::Literal(lit) => match input.strip_prefix(&lit[..]) {
+                    Some(rest) => input = rest,
+                    None => return false,
+                },
+                Step::Signed(field) => {
+                    let Some((value, used)) = scan_signed(input) else {
+                        return false;
+                    };
+                    push(out, *field, Value::Signed(value));
+                    input = &input[used..];
+                }
+                Step::Unsigned(field) => {
+                    let Some((value, used)) = scan_unsigned(input) else {
+                        return false;
+                    };
+                    push(out, *field, Value::Unsigned(value));
+                    input = &input[used..];
+                }
+                Step::Hex(field) => {
+                    let Some((start, end)) = scan_hex(input) else {
+                        return false;
+                    };
+                    push(out, *field, Value::Hex(&input[start..end]));
+                    input = &input[end..];
+                }
+                Step::QuotedChar(field) => match input {
+                    [b'\'', c, b'\'', rest @ ..] => {
+                        push(out, *field, Value::Char(*c));
+                        input = rest;
+                    }
+                    _ => return false,
+                },
+                Step::Char(field) => match input.split_first() {
+                    Some((c, rest)) => {
+                        push(out, *field, Value::Char(*c));
+                        input = rest;
+                    }
+                    None => return false,
+                },
+                Step::Until { string, delimiter } => {
+                    if string.quoted {
+                        if let Some(rest) = input.strip_prefix(b"(fault)") {
+                            // No quotes then: the literal after the value comes next.
+                            push(out, string.field, Value::Fault);
+                            match rest.strip_prefix(&delimiter[1..]) {
+                                Some(rest) => input = rest,
+                                None => return false,
+                            }
+                            continue;
+                        }
+                    }
+                    let Some(inner) = open_quote(input, string.quoted) else {
+                        return false;
+                    };
+                    let Some(end) = find(delimiter, inner) else {
+                        return false;
+                    };
+                    push(out, string.field, string.make.value(&inner[..end]));
+                    input = &inner[end + delimiter.len()..];
+                }
+                Step::ToEnd(string) => {
+                    if string.quoted {
+                        if let Some(rest) = input.strip_prefix(b"(fault)") {
+                            push(out, string.field, Value::Fault);
+                            input = rest;
+                            continue;
+                        }
+                    }
+                    let Some(inner) = open_quote(input, string.quoted) else {
+                        return false;
+                    };
+                    let end = if string.quoted {
+                        match inner.split_last() {
+                            Some((b'"', _)) => inner.len() - 1,
+                            _ => return false,
+                        }
+                    } else {
+                        inner.len()
+                    };
+                    push(out, string.field, string.make.value(&inner[..end]));
+                    input = &[];
+                }
+            }
+        }
+        input.is_empty()
+    }
+}
+
+fn literal_step(lit: &[u8]) -> Step {
+    match literal_word(lit) {
+        Some((word, mask)) => Step::ShortLiteral {
+            word,
+            mask,
+            len: lit.len(),
+        },
+        None => Step::Literal(lit.into()),
+    }
+}
+
+/// The text after the opening quote of a quoted string, or all of it.
+fn open_quote(input: &[u8], quoted: bool) -> Option<&[u8]> {
+    if quoted {
+        input.strip_prefix(b"\"")
+    } else {
+        Some(input)
+    }
+}
+
+/// Where `delimiter` first occurs in `haystack`: a scan for its first byte, then a compare
+/// (values are short and rarely hold their delimiter's first byte).
+fn find(delimiter: &[u8], haystack: &[u8]) -> Option<usize> {
+    let (&first, rest) = delimiter.split_first()?;
+    let mut from = 0;
+    while let Some(at) = memchr::memchr(first, &haystack[from..]) {
+        let at = from + at;
+        if haystack[at + 1..].starts_with(rest) {
+            return Some(at);
+        }
+        from = at + 1;
+    }
+    None
+}
