@@ -94,6 +94,18 @@ pub fn split_with_template_into<'a>(
     matcher.match_from(0, body)
 }
 
+/// The general matcher's greedy path alone: what [`Steps`](super::steps::Steps) must
+/// give.
+#[cfg(test)]
+pub(crate) fn greedy_reference<'a>(
+    template: &'a Template,
+    body: &'a [u8],
+) -> Option<Vec<Field<'a>>> {
+    let mut fields = Vec::new();
+    let mut matcher = Matcher::new(template, Some(&mut fields));
+    matcher.match_greedy(body).then_some(fields)
+}
+
 /// Whether `body` fits `template`, and if not, whether more text could make it fit.
 pub fn fit_template<'a>(template: &'a Template, body: &'a [u8]) -> Fit {
     let mut matcher = Matcher::new(template, None);

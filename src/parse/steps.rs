@@ -284,3 +284,71 @@ fn find(delimiter: &[u8], haystack: &[u8]) -> Option<usize> {
     }
     None
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use crate::parse::fields::greedy_reference;
+    use crate::parse::parse_line;
+    use crate::parse::EventText;
+    use crate::parse::TraceLine;
+
+    /// The steps and the general matcher's greedy path agree on every record of every
+    /// capture in the repository, and on each record cut short and with a quote, a space,
+    /// a digit or a brace put in at every third place (where strings end differently).
+    #[test]
+    fn steps_agree_with_the_general_greedy_path() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let mut compared = 0;
+        for dir in ["fixtures", "tests/vm/captures"] {
+            for entry in std::fs::read_dir(root.join(dir)).unwrap() {
+                let path = entry.unwrap().path();
+                let Ok(catalog) = crate::decode::EventCatalog::from_dir(&path.join("events"))
+                else {
+                    continue;
+                };
+                for name in ["trace_pipe.txt", "trace.txt"] {
+                    let Ok(text) = std::fs::read(path.join(name)) else {
+                        continue;
+                    };
+                    for line in text.split(|b| *b == b'\n') {
+                        let TraceLine::Event(_, EventText::Named { name, body }) = parse_line(line)
+                        else {
+                            continue;
+                        };
+                        for entry in catalog.lookup(name) {
+                            let Some(template) = &entry.template else {
+                                continue;
+                            };
+                            let mut variants = vec![body.to_vec()];
+                            for at in (0..body.len()).step_by(3) {
+                                variants.push(body[..at].to_vec());
+                                for insert in [b'"', b' ', b'\'', b'0', b'}'] {
+                                    let mut v = body.to_vec();
+                                    v.insert(at, insert);
+                                    variants.push(v);
+                                }
+                            }
+                            for body in &variants {
+                                let mut by_steps = Vec::new();
+                                let stepped =
+                                    template.steps.run(&template.fields, body, &mut by_steps);
+                                let reference = greedy_reference(template, body);
+                                assert_eq!(
+                                    stepped.then_some(by_steps),
+                                    reference,
+                                    "{}: {:?}",
+                                    path.display(),
+                                    String::from_utf8_lossy(body)
+                                );
+                                compared += 1;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        assert!(compared > 10_000, "only {compared} bodies compared");
+    }
+}
