@@ -352,6 +352,13 @@ print fmt: \"(%lx) p=\\\"%s\\\" n=%d\", REC->__probe_ip, __get_str(p), REC->n\n"
             }
         }
         same_both_ways(&catalog, text.as_bytes(), "hand-made");
+        // Found by the decoder fuzz target: `NAME:` with nothing after it, in a comm with
+        // ` x=` in it, then the next record.
+        let empty_body = format!(
+            "           a x=1-5    [000] ..... 9.000000: nofmt:\n{}ent: (0x1) p=\"g\" n=8\n",
+            header(6, 10)
+        );
+        same_both_ways(&catalog, empty_body.as_bytes(), "empty body");
         same_both_ways(
             &catalog,
             &text.as_bytes()[..text.len() - 1],

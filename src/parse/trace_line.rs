@@ -355,7 +355,12 @@ fn event_text(rest: &[u8]) -> Option<EventText<'_>> {
         return Some(EventText::Named { name, body });
     }
     if after == b":" {
-        return Some(EventText::Named { name, body: b"" });
+        // The empty body is the end of the line, not a static empty slice: the decoder
+        // keeps where each column lies in the line, and reads the body back from there.
+        return Some(EventText::Named {
+            name,
+            body: &after[1..],
+        });
     }
     if name.starts_with(b"sys_") {
         if let Some(args) = after.strip_prefix(b"(") {
