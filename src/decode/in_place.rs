@@ -274,6 +274,22 @@ mod tests {
         }
     }
 
+    #[test]
+    fn emptied_vectors_keep_their_allocation() {
+        let text = b"a b c".to_vec();
+        let frames: Vec<&[u8]> = text.split(|b| *b == b' ').collect();
+        let capacity = frames.capacity();
+        let reused: Vec<&'static [u8]> = emptied(frames);
+        assert!(reused.is_empty());
+        assert_eq!(reused.capacity(), capacity);
+        let fields = vec![Field {
+            name: &text[..1],
+            value: crate::parse::Value::Array(vec![crate::parse::Value::Signed(1)]),
+        }];
+        let reused: Vec<Field<'static>> = emptied(fields);
+        assert!(reused.is_empty() && reused.capacity() >= 1);
+    }
+
     /// Every real capture in the repository, with its format files.
     #[test]
     fn captures_decode_the_same_in_place_and_line_by_line() {
