@@ -187,11 +187,7 @@ fn parse_aligned(line: &[u8]) -> Option<TraceLine<'_>> {
         return None;
     }
     let pid_start = COMM_WIDTH + 1;
-    let (pid, pid_len) = leading_number(&line[pid_start..]);
-    if pid_len == 0 {
-        return None;
-    }
-    let pid = i32::try_from(pid?).ok()?;
+    let (pid, pid_len) = short_number(&line[pid_start..])?;
     let mut at = skip_spaces(line, pid_start + pid_len);
     let mut tgid = None;
     if line.get(at) == Some(&b'(') {
@@ -241,6 +237,13 @@ const COMM_WIDTH: usize = 16;
 fn cpu_column(line: &[u8], open: usize) -> Option<(u32, usize)> {
     if open == 0 || line[open - 1] != b' ' {
         return None;
+    }
+    // The kernel prints `[%03d] `: three digits, read directly.
+    if let Some([d0 @ b'0'..=b'9', d1 @ b'0'..=b'9', d2 @ b'0'..=b'9', b']', b' ']) =
+        line.get(open + 1..open + 6)
+    {
+        let cpu = u32::from(d0 - b'0') * 100 + u32::from(d1 - b'0') * 10 + u32::from(d2 - b'0');
+        return Some((cpu, open + 6));
     }
     let (cpu, digits_len) = leading_number(&line[open + 1..]);
     let close = open + 1 + digits_len;
@@ -433,6 +436,24 @@ fn leading_number(input: &[u8]) -> (Option<u64>, usize) {
     (digits_value(&input[..len]), len)
 }
 
+/// A pid or tgid column: the digits `input` starts with (at least one) as an `i32`, and
+/// how many there were. Up to nine digits always fit, and a pid has at most seven, so the
+/// common case is a plain loop.
+fn short_number(input: &[u8]) -> Option<(i32, usize)> {
+    let mut value: i32 = 0;
+    for (len, &b) in input.iter().enumerate().take(9) {
+        if !b.is_ascii_digit() {
+            return (len > 0).then_some((value, len));
+        }
+        value = value * 10 + i32::from(b - b'0');
+    }
+    if input.len() <= 9 {
+        return (!input.is_empty()).then_some((value, input.len()));
+    }
+    let (value, len) = leading_number(input);
+    Some((i32::try_from(value?).ok()?, len))
+}
+
 /// The index of the first byte at or after `at` that is not a space.
 fn skip_spaces(line: &[u8], mut at: usize) -> usize {
     while line.get(at) == Some(&b' ') {
@@ -512,6 +533,30 @@ mod tests {
                 body: b"(0x55bb6db58139) p=\"/tmp/a \" b=1\" x\" n=-5"
             }
         );
+    }
+
+    #[test]
+    fn pid_columns_of_every_width() {
+        assert_eq!(short_number(b"1727    ["), Some((1727, 4)));
+        assert_eq!(short_number(b"7"), Some((7, 1)));
+        assert_eq!(short_number(b"123456789"), Some((123_456_789, 9)));
+        assert_eq!(short_number(b"123456789 "), Some((123_456_789, 9)));
+        assert_eq!(short_number(b"2147483647 "), Some((i32::MAX, 10)));
+        assert_eq!(short_number(b"2147483648 "), None);
+        assert_eq!(short_number(b"99999999999999999999999 "), None);
+        assert_eq!(short_number(b" 1"), None);
+        assert_eq!(short_number(b""), None);
+    }
+
+    #[test]
+    fn cpu_columns_of_the_kernel_and_other_widths() {
+        let line = b"x [007] y";
+        assert_eq!(cpu_column(line, 2), Some((7, 8)));
+        assert_eq!(cpu_column(b"x [12] y", 2), Some((12, 7)));
+        assert_eq!(cpu_column(b"x [1234] y", 2), Some((1234, 9)));
+        assert_eq!(cpu_column(b"x [007]y", 2), None);
+        assert_eq!(cpu_column(b"x[007] y", 1), None);
+        assert_eq!(cpu_column(b"x [] y", 2), None);
     }
 
     /// Found by the decoder fuzz target: only digits before the cpu column (an overflow
