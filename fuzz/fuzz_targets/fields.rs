@@ -1,5 +1,7 @@
 //! A print fmt and a body from one input (split at the first NUL): the template compiles
-//! and the body splits by it, by guessing and as syscall arguments, without a panic.
+//! and the body splits by it, by guessing and as syscall arguments, without a panic. The
+//! planned steps that `split_with_template` tries first must agree with the general
+//! matcher's greedy path, and a split must exist exactly when the template fits.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
 
@@ -12,8 +14,12 @@ fuzz_target!(|data: &[u8]| {
     format.extend_from_slice(print_fmt);
     if let Ok(format) = tprobe::parse::parse_event_format(&format) {
         if let Some(template) = tprobe::parse::compile_template(&format) {
-            let _ = tprobe::parse::split_with_template(&template, body);
-            let _ = tprobe::parse::fit_template(&template, body);
+            let split = tprobe::parse::split_with_template(&template, body);
+            let fit = tprobe::parse::fit_template(&template, body);
+            assert_eq!(split.is_some(), fit == tprobe::parse::Fit::Complete);
+            if let Some(general) = tprobe::parse::split_greedy_general(&template, body) {
+                assert_eq!(split, Some(general));
+            }
         }
     }
     let _ = tprobe::parse::split_guessed(body);

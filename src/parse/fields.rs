@@ -94,13 +94,11 @@ pub fn split_with_template_into<'a>(
     matcher.match_from(0, body)
 }
 
-/// The general matcher's greedy path alone: what [`Steps`](super::steps::Steps) must
-/// give.
-#[cfg(test)]
-pub(crate) fn greedy_reference<'a>(
-    template: &'a Template,
-    body: &'a [u8],
-) -> Option<Vec<Field<'a>>> {
+/// The general matcher's greedy path alone, without the planned steps that
+/// [`split_with_template`] tries first: what those steps must give. For tests and the
+/// `fields` fuzz target, which hold the two to each other.
+#[doc(hidden)]
+pub fn split_greedy_general<'a>(template: &'a Template, body: &'a [u8]) -> Option<Vec<Field<'a>>> {
     let mut fields = Vec::new();
     let mut matcher = Matcher::new(template, Some(&mut fields));
     matcher.match_greedy(body).then_some(fields)

@@ -26,6 +26,7 @@ pub use event_format::FormatField;
 pub use event_format::FormatParseError;
 pub use fields::fit_template;
 pub use fields::guess_value;
+pub use fields::split_greedy_general;
 pub use fields::split_guessed;
 pub use fields::split_syscall_args;
 pub use fields::split_with_template;

@@ -289,7 +289,7 @@ fn find(delimiter: &[u8], haystack: &[u8]) -> Option<usize> {
 mod tests {
     use std::path::Path;
 
-    use crate::parse::fields::greedy_reference;
+    use crate::parse::fields::split_greedy_general;
     use crate::parse::parse_line;
     use crate::parse::EventText;
     use crate::parse::TraceLine;
@@ -334,7 +334,7 @@ mod tests {
                                 let mut by_steps = Vec::new();
                                 let stepped =
                                     template.steps.run(&template.fields, body, &mut by_steps);
-                                let reference = greedy_reference(template, body);
+                                let reference = split_greedy_general(template, body);
                                 assert_eq!(
                                     stepped.then_some(by_steps),
                                     reference,
