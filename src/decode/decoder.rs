@@ -154,7 +154,19 @@ impl<'c> Decoder<'c> {
         line: &[u8],
         sink: &mut impl FnMut(&Record<'_>) -> Result<(), E>,
     ) -> Result<(), E> {
-        self.process(line, sink)?;
+        self.process(line, parse_line(line), sink)?;
+        self.drain_replay(sink)
+    }
+
+    /// [`push_line`](Self::push_line) for a line already parsed (`parsed` is
+    /// `parse_line(line)`).
+    pub(super) fn push_parsed_line<E>(
+        &mut self,
+        line: &[u8],
+        parsed: TraceLine<'_>,
+        sink: &mut impl FnMut(&Record<'_>) -> Result<(), E>,
+    ) -> Result<(), E> {
+        self.process(line, parsed, sink)?;
         self.drain_replay(sink)
     }
 
@@ -198,7 +210,7 @@ impl<'c> Decoder<'c> {
         sink: &mut impl FnMut(&Record<'_>) -> Result<(), E>,
     ) -> Result<(), E> {
         while let Some(line) = self.replay.pop() {
-            self.process(&line, sink)?;
+            self.process(&line, parse_line(&line), sink)?;
         }
         Ok(())
     }
@@ -206,9 +218,9 @@ impl<'c> Decoder<'c> {
     fn process<E>(
         &mut self,
         line: &[u8],
+        parsed: TraceLine<'_>,
         sink: &mut impl FnMut(&Record<'_>) -> Result<(), E>,
     ) -> Result<(), E> {
-        let parsed = parse_line(line);
         if let Some(head) = &self.head {
             match parsed {
                 TraceLine::StackFrame(frame) if self.open_stack.is_some() => {

@@ -86,15 +86,12 @@ impl<'c> Decoder<'c> {
                 declined = line.start;
             }
             let bytes = &text[line.start..line.end];
-            self.push_line(bytes, sink)?;
+            self.push_parsed_line(bytes, line.parsed, sink)?;
             if line.start != declined && self.holds_only(bytes) {
                 // A fresh record of this line alone, as the in-place path would start it:
                 // let that path take it, and the lines after it.
                 self.retract_pending();
-                next = Some(ParsedLine {
-                    parsed: parse_line(bytes),
-                    ..line
-                });
+                next = Some(line);
                 continue;
             }
             next = line_at(text, line.end + 1);
