@@ -154,8 +154,7 @@ impl<'c> Decoder<'c> {
         line: &[u8],
         sink: &mut impl FnMut(&Record<'_>) -> Result<(), E>,
     ) -> Result<(), E> {
-        self.process(line, parse_line(line), sink)?;
-        self.drain_replay(sink)
+        self.push_parsed_line(line, parse_line(line), sink)
     }
 
     /// [`push_line`](Self::push_line) for a line already parsed (`parsed` is
@@ -380,7 +379,7 @@ impl<'c> Decoder<'c> {
         }
         // The common case, cheaply: the next record starts, and this one ends the way its
         // template ends.
-        if starts_record && self.held_spans.is_empty() && templates().any(|t| ends_like(t, body)) {
+        if starts_record && self.held_spans.is_empty() && ends_as_printed(entries, body) {
             return Continuation::End;
         }
         let mut joined = Vec::with_capacity(body.len() + self.held.len() + 1 + line.len());
@@ -609,7 +608,7 @@ fn split_old_layouts<'a>(template: &'a Template, body: &'a [u8]) -> Option<Vec<F
 
 /// Whether `body` ends the way `template` ends: its last literal, or the last byte of
 /// its last value's shape. A cheap test that the record is complete.
-pub(super) fn ends_like(template: &Template, body: &[u8]) -> bool {
+fn ends_like(template: &Template, body: &[u8]) -> bool {
     match template.segments.last() {
         Some(Segment::Literal(lit)) => body.ends_with(lit),
         Some(Segment::Value { kind, .. }) => {
@@ -624,6 +623,17 @@ pub(super) fn ends_like(template: &Template, body: &[u8]) -> bool {
         }
         None => body.is_empty(),
     }
+}
+
+/// Whether a `NAME: BODY` record whose next line starts a record ends here, as the
+/// line-by-line decoder judges it with nothing held: it has no template to say otherwise,
+/// or it ends the way one of its templates ends.
+pub(super) fn ends_as_printed(entries: &[CatalogEntry], body: &[u8]) -> bool {
+    let mut templates = entries
+        .iter()
+        .filter_map(|entry| entry.template.as_ref())
+        .peekable();
+    templates.peek().is_none() || templates.any(|template| ends_like(template, body))
 }
 
 /// `sys_openat` printed by a syscall tracepoint -> its format's name `sys_enter_openat`.
@@ -667,7 +677,7 @@ fn guess_probe_fields(body: &[u8]) -> Vec<Field<'_>> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use crate::parse::parse_event_format;
 
@@ -681,7 +691,8 @@ mod tests {
 \n\
 print fmt: \"(%lx) p=\\\"%s\\\" n=%d\", REC->__probe_ip, __get_str(p), REC->n\n";
 
-    fn catalog() -> EventCatalog {
+    /// A catalog of one hand-made uprobe format, `grp/ent`: `(%lx) p="%s" n=%d`.
+    pub(in crate::decode) fn catalog() -> EventCatalog {
         let mut c = EventCatalog::new();
         c.insert("grp", parse_event_format(ENT_FORMAT).unwrap());
         c

@@ -9,9 +9,8 @@
 //! those of a decoder fed the same lines one by one (the tests hold the two paths to it).
 
 use super::decoder::decode_event_with;
-use super::decoder::ends_like;
+use super::decoder::ends_as_printed;
 use super::decoder::Decoder;
-use super::decoder::MAX_RECORD_LINES;
 use super::decoder::MAX_RECORD_TEXT;
 use super::record::Record;
 use crate::parse::parse_line;
@@ -34,6 +33,22 @@ pub(super) struct Spare {
     fields: Vec<Field<'static>>,
     stack: Vec<&'static [u8]>,
     ustack: Vec<&'static [u8]>,
+}
+
+impl Spare {
+    /// Empty frame vectors for a record, with the allocations of the last ones.
+    fn take_frames<'t>(&mut self) -> (Vec<&'t [u8]>, Vec<&'t [u8]>) {
+        (
+            emptied(std::mem::take(&mut self.stack)),
+            emptied(std::mem::take(&mut self.ustack)),
+        )
+    }
+
+    /// Keeps the allocations of a record's frame vectors for the next one.
+    fn keep_frames(&mut self, stack: Vec<&[u8]>, ustack: Vec<&[u8]>) {
+        self.stack = emptied(stack);
+        self.ustack = emptied(ustack);
+    }
 }
 
 /// `used`, emptied, as a vector for borrows of another lifetime, keeping its allocation.
@@ -115,15 +130,13 @@ impl<'c> Decoder<'c> {
             EventText::Named { name, .. } => self.lookup(name),
             _ => &[],
         };
-        let mut stack: Vec<&'t [u8]> = emptied(std::mem::take(&mut self.spare.stack));
-        let mut ustack: Vec<&'t [u8]> = emptied(std::mem::take(&mut self.spare.ustack));
+        let (mut stack, mut ustack) = self.spare.take_frames();
         let mut open_stack = None;
         let mut at = first.end + 1;
         let end_line = loop {
             let Some(line) = line_at(text, at) else {
                 // What follows is not in this block.
-                self.spare.stack = emptied(stack);
-                self.spare.ustack = emptied(ustack);
+                self.spare.keep_frames(stack, ustack);
                 return Ok(None);
             };
             match line.parsed {
@@ -144,32 +157,20 @@ impl<'c> Decoder<'c> {
                 }
                 _ => {}
             }
-            let room = (first.end - first.start) + 1 + (line.end - line.start) <= MAX_RECORD_TEXT
-                && 1 < MAX_RECORD_LINES;
+            // The line-by-line decoder weighs a following line only while the record has
+            // room for it; a record of one line always has room for a second (one line
+            // each is far below `MAX_RECORD_LINES`).
+            let room = (first.end - first.start) + 1 + (line.end - line.start) <= MAX_RECORD_TEXT;
             if open_stack.is_none() && room {
-                // The line-by-line decoder's test for a record that ends here: the next
-                // line starts a record and the text ends as its template does.
+                // Its test for a record that ends here: the next line starts a record and
+                // the text ends as its template does.
                 let ends = line.parsed.starts_record()
                     && match event_text {
-                        EventText::Named { body, .. } => {
-                            let mut templates =
-                                entries.iter().filter_map(|entry| entry.template.as_ref());
-                            let mut any = false;
-                            let mut fits = false;
-                            for template in templates.by_ref() {
-                                any = true;
-                                if ends_like(template, body) {
-                                    fits = true;
-                                    break;
-                                }
-                            }
-                            fits || !any
-                        }
+                        EventText::Named { body, .. } => ends_as_printed(entries, body),
                         _ => true,
                     };
                 if !ends {
-                    self.spare.stack = emptied(stack);
-                    self.spare.ustack = emptied(ustack);
+                    self.spare.keep_frames(stack, ustack);
                     return Ok(None);
                 }
             }
@@ -187,8 +188,7 @@ impl<'c> Decoder<'c> {
         let result = sink(&record);
         if let Record::Event(event) = record {
             self.spare.fields = emptied(event.fields);
-            self.spare.stack = emptied(event.stack);
-            self.spare.ustack = emptied(event.ustack);
+            self.spare.keep_frames(event.stack, event.ustack);
         }
         result?;
         Ok(Some(end_line))
@@ -214,7 +214,6 @@ mod tests {
 
     use super::*;
     use crate::decode::EventCatalog;
-    use crate::parse::parse_event_format;
 
     /// Every record and the summary, as a decoder fed `text` line by line gives them.
     fn line_by_line(catalog: &EventCatalog, text: &[u8]) -> Vec<String> {
@@ -315,21 +314,10 @@ mod tests {
         assert!(checked >= 10, "only {checked} captures found");
     }
 
-    const ENT_FORMAT: &[u8] = b"name: ent\nID: 2326\nformat:\n\
-\tfield:unsigned short common_type;\toffset:0;\tsize:2;\tsigned:0;\n\
-\tfield:int common_pid;\toffset:4;\tsize:4;\tsigned:1;\n\
-\n\
-\tfield:unsigned long __probe_ip;\toffset:8;\tsize:8;\tsigned:0;\n\
-\tfield:__data_loc char[] p;\toffset:16;\tsize:4;\tsigned:1;\n\
-\tfield:s32 n;\toffset:20;\tsize:4;\tsigned:1;\n\
-\n\
-print fmt: \"(%lx) p=\\\"%s\\\" n=%d\", REC->__probe_ip, __get_str(p), REC->n\n";
-
     /// Hand-made: the shapes where a record's end is not plain, next to plain ones.
     #[test]
     fn awkward_ends_decode_the_same_in_place_and_line_by_line() {
-        let mut catalog = EventCatalog::new();
-        catalog.insert("grp", parse_event_format(ENT_FORMAT).unwrap());
+        let catalog = crate::decode::decoder::tests::catalog();
         let header =
             |pid: u32, ts: u32| format!("               t-{pid}    [000] ..... {ts}.000000: ");
         let mut text = String::new();

@@ -8,7 +8,8 @@
 
 use memchr::memmem;
 
-use super::bytes::starts_with_word;
+use super::bytes::digit_run;
+use super::bytes::digits_value;
 
 use super::print_fmt::Segment;
 use super::print_fmt::Template;
@@ -127,7 +128,6 @@ pub fn fit_template<'a>(template: &'a Template, body: &'a [u8]) -> Fit {
 struct Matcher<'t, 'a> {
     segments: &'a [Segment],
     delimiters: &'a [Option<Vec<u8>>],
-    literal_words: &'a [Option<(u64, u64)>],
     fields: &'a [TemplateField],
     /// Where decoded fields go; `None` when only checking the fit.
     out: Option<&'t mut Vec<Field<'a>>>,
@@ -141,7 +141,6 @@ impl<'t, 'a> Matcher<'t, 'a> {
         Self {
             segments: &template.segments,
             delimiters: &template.delimiters,
-            literal_words: &template.literal_words,
             fields: &template.fields,
             out,
             budget: BACKTRACK_BUDGET,
@@ -167,113 +166,64 @@ impl<'t, 'a> Matcher<'t, 'a> {
     /// it fits, the result is the same. Leaves partial output behind when it fails.
     fn match_greedy(&mut self, body: &'a [u8]) -> bool {
         let mut input = body;
-        let mut index = 0;
-        while let Some(segment) = self.segments.get(index) {
+        for (index, segment) in self.segments.iter().enumerate() {
             match segment {
-                Segment::Literal(lit) => {
-                    let matched = match self.literal_words.get(index).copied().flatten() {
-                        Some((word, mask)) => starts_with_word(input, word, mask, lit.len()),
-                        None => input.starts_with(lit),
-                    };
-                    if !matched {
-                        return false;
-                    }
-                    input = &input[lit.len()..];
-                }
-                // Numbers, the bulk of most records, go straight into the output: no
-                // value is built and moved on the way.
-                Segment::Value {
-                    kind: ValueKind::Signed,
-                    field,
-                } => {
-                    let Some((value, used)) = scan_signed(input) else {
-                        return false;
-                    };
-                    self.push(*field, Value::Signed(value));
-                    input = &input[used..];
-                }
-                Segment::Value {
-                    kind: ValueKind::Unsigned,
-                    field,
-                } => {
-                    let Some((value, used)) = scan_unsigned(input) else {
-                        return false;
-                    };
-                    self.push(*field, Value::Unsigned(value));
-                    input = &input[used..];
-                }
-                Segment::Value {
-                    kind: ValueKind::Hex,
-                    field,
-                } => {
-                    let Some((start, end)) = scan_hex(input) else {
-                        return false;
-                    };
-                    self.push(*field, Value::Hex(&input[start..end]));
-                    input = &input[end..];
-                }
+                Segment::Literal(lit) => match strip_literal(input, lit) {
+                    Some(rest) => input = rest,
+                    None => return false,
+                },
                 Segment::Value { kind, field } => {
-                    if let Some((value, used)) = fixed_shape(*kind, input) {
-                        self.push(*field, value);
-                        input = &input[used..];
-                        index += 1;
-                        continue;
-                    }
-                    if *kind == ValueKind::QuotedChar
+                    let (value, rest) = if let Some((value, used)) = fixed_shape(*kind, input) {
+                        (value, &input[used..])
+                    } else if *kind == ValueKind::QuotedChar
                         && input.len() < 3
                         && input.first() == Some(&b'\'')
                     {
                         self.needs_more = true;
                         return false;
-                    }
-                    let quoted = *kind == ValueKind::QuotedStr;
-                    let make = match kind {
-                        ValueKind::Symbol => Value::Symbol,
-                        ValueKind::Text => Value::Text,
-                        ValueKind::Str | ValueKind::QuotedStr => Value::Str,
-                        _ => return false,
-                    };
-                    let inner = if quoted {
-                        match input.strip_prefix(b"\"") {
-                            Some(inner) => inner,
-                            None => return false,
-                        }
                     } else {
-                        input
-                    };
-                    match self.delimiters.get(index).and_then(Option::as_ref) {
-                        Some(delimiter) => match find_all(delimiter, inner).next() {
-                            Some(end) => {
-                                self.push(*field, make(&inner[..end]));
-                                // The delimiter is the closing quote and the literal that
-                                // follows: both are matched, so skip that literal too.
-                                input = &inner[end + delimiter.len()..];
-                                index += 2;
-                                continue;
+                        let quoted = *kind == ValueKind::QuotedStr;
+                        let make = match kind {
+                            ValueKind::Symbol => Value::Symbol,
+                            ValueKind::Text => Value::Text,
+                            ValueKind::Str | ValueKind::QuotedStr => Value::Str,
+                            _ => return false,
+                        };
+                        let inner = if quoted {
+                            match input.strip_prefix(b"\"") {
+                                Some(inner) => inner,
+                                None => return false,
                             }
+                        } else {
+                            input
+                        };
+                        let close = usize::from(quoted);
+                        match self.delimiters.get(index).and_then(Option::as_ref) {
+                            Some(delimiter) => match find_all(delimiter, inner).next() {
+                                Some(end) => (make(&inner[..end]), &inner[end + close..]),
+                                None => {
+                                    // No split can end this string: the text ends inside it.
+                                    self.needs_more = true;
+                                    return false;
+                                }
+                            },
                             None => {
-                                // No split can end this string: the text ends inside it.
-                                self.needs_more = true;
-                                return false;
+                                let Some(end) = inner.len().checked_sub(close) else {
+                                    self.needs_more = true;
+                                    return false;
+                                };
+                                if quoted && inner.get(end) != Some(&b'"') {
+                                    self.needs_more = true;
+                                    return false;
+                                }
+                                (make(&inner[..end]), &inner[inner.len()..])
                             }
-                        },
-                        None => {
-                            let close = usize::from(quoted);
-                            let Some(end) = inner.len().checked_sub(close) else {
-                                self.needs_more = true;
-                                return false;
-                            };
-                            if quoted && inner.get(end) != Some(&b'"') {
-                                self.needs_more = true;
-                                return false;
-                            }
-                            self.push(*field, make(&inner[..end]));
-                            input = &inner[inner.len()..];
                         }
-                    }
+                    };
+                    self.push(*field, value);
+                    input = rest;
                 }
             }
-            index += 1;
         }
         input.is_empty()
     }
@@ -439,10 +389,12 @@ pub(crate) enum Pushed {
 /// Where `needle` occurs in `haystack`. Values are short and their delimiters rarely
 /// occur inside them, so a scan for the delimiter's first byte beats setting up a
 /// substring searcher per value.
-fn find_all<'h>(needle: &'h [u8], haystack: &'h [u8]) -> impl Iterator<Item = usize> + 'h {
+pub(crate) fn find_all<'h>(
+    needle: &'h [u8],
+    haystack: &'h [u8],
+) -> impl Iterator<Item = usize> + 'h {
     let first = needle.first().copied().unwrap_or(0);
-    memchr::memchr_iter(first, haystack)
-        .filter(move |&at| strip_literal(&haystack[at..], needle).is_some())
+    memchr::memchr_iter(first, haystack).filter(move |&at| haystack[at..].starts_with(needle))
 }
 
 /// `input` without the literal `lit` at its start. Literals are a few bytes, where a
@@ -480,27 +432,18 @@ fn padding(input: &[u8]) -> usize {
     input.iter().take_while(|b| **b == b' ').count()
 }
 
-/// Decimal digits from `at`, in one pass: the value (`None` on overflow) and the end.
+/// Decimal digits from `at`: their value (`None` when there are none or it overflows) and
+/// where they end.
 #[inline(always)]
-fn scan_digits(input: &[u8], mut at: usize) -> (Option<u64>, usize) {
-    let start = at;
-    let mut value: u64 = 0;
-    let mut overflow = false;
-    while let Some(&b) = input.get(at) {
-        let digit = b.wrapping_sub(b'0');
-        if digit > 9 {
-            break;
-        }
-        match value
-            .checked_mul(10)
-            .and_then(|v| v.checked_add(u64::from(digit)))
-        {
-            Some(v) => value = v,
-            None => overflow = true,
-        }
-        at += 1;
-    }
-    ((at > start && !overflow).then_some(value), at)
+fn scan_digits(input: &[u8], at: usize) -> (Option<u64>, usize) {
+    let digits = &input[at.min(input.len())..];
+    let len = digit_run(digits);
+    let value = if len == 0 {
+        None
+    } else {
+        digits_value(&digits[..len])
+    };
+    (value, at + len)
 }
 
 /// `%d`: padding, an optional `-`, digits. The value and the bytes used.

@@ -5,7 +5,6 @@
 //! `path`), so a value is delimited by the *literal that follows it in the template*, and
 //! the matcher backtracks over the places that literal occurs (`fields.rs`).
 
-use super::bytes::literal_word;
 use super::event_format::EventFormat;
 use super::steps::Steps;
 
@@ -68,9 +67,6 @@ pub struct Template {
     /// For each segment, when it is a string-like value followed by a literal: what marks
     /// where the value may end (its closing quote and that literal), built once.
     pub(crate) delimiters: Vec<Option<Vec<u8>>>,
-    /// For each literal segment of one to eight bytes: the literal as a little-endian word
-    /// and the mask of its bytes, so that checking it is one compare.
-    pub(crate) literal_words: Vec<Option<(u64, u64)>>,
     /// The greedy match planned as steps.
     pub(crate) steps: Steps,
 }
@@ -91,19 +87,11 @@ impl Template {
                 _ => None,
             })
             .collect();
-        let literal_words = segments
-            .iter()
-            .map(|segment| match segment {
-                Segment::Literal(lit) => literal_word(lit),
-                Segment::Value { .. } => None,
-            })
-            .collect();
         let steps = Steps::compile(&segments);
         Self {
             segments,
             fields,
             delimiters,
-            literal_words,
             steps,
         }
     }

@@ -9,6 +9,7 @@
 
 use super::bytes::literal_word;
 use super::bytes::starts_with_word;
+use super::fields::find_all;
 use super::fields::push_field;
 use super::fields::scan_hex;
 use super::fields::scan_signed;
@@ -216,7 +217,7 @@ impl Steps {
                     let Some(inner) = open_quote(input, string.quoted) else {
                         return false;
                     };
-                    let Some(end) = find(delimiter, inner) else {
+                    let Some(end) = find_all(delimiter, inner).next() else {
                         return false;
                     };
                     push(out, string.field, string.make.value(&inner[..end]));
@@ -268,21 +269,6 @@ fn open_quote(input: &[u8], quoted: bool) -> Option<&[u8]> {
     } else {
         Some(input)
     }
-}
-
-/// Where `delimiter` first occurs in `haystack`: a scan for its first byte, then a compare
-/// (values are short and rarely hold their delimiter's first byte).
-fn find(delimiter: &[u8], haystack: &[u8]) -> Option<usize> {
-    let (&first, rest) = delimiter.split_first()?;
-    let mut from = 0;
-    while let Some(at) = memchr::memchr(first, &haystack[from..]) {
-        let at = from + at;
-        if haystack[at + 1..].starts_with(rest) {
-            return Some(at);
-        }
-        from = at + 1;
-    }
-    None
 }
 
 #[cfg(test)]
