@@ -9,6 +9,7 @@ use std::process::Command;
 use std::process::Stdio;
 use std::time::Duration;
 
+use crate::util::compile_c;
 use crate::util::repo_root;
 use crate::util::stop_with_sigterm;
 use crate::util::Live;
@@ -20,19 +21,12 @@ const SECS_10: Duration = Duration::from_secs(10);
 
 /// `tests/data/latency_target.c` compiled into `dir`.
 fn latency_program(dir: &TempDir) -> PathBuf {
-    let program = dir.path().join("lat_t");
-    let out = Command::new("gcc")
-        .args(["-O1", "-o"])
-        .arg(&program)
-        .arg(repo_root().join("tests/data/latency_target.c"))
-        .output()
-        .expect("gcc runs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    program
+    compile_c(
+        dir,
+        "lat_t",
+        &repo_root().join("tests/data/latency_target.c"),
+        &[],
+    )
 }
 
 /// Runs the program with `sleeps` (ms) once tprobe is armed; returns (ms, ns) per call.

@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use crate::util::assert_code;
 use crate::util::assert_no_leftovers;
+use crate::util::compile_c;
 use crate::util::entry_spec;
 use crate::util::kill;
 use crate::util::Live;
@@ -71,18 +72,7 @@ impl Threaded {
     fn start(dir: &TempDir) -> Self {
         let source = dir.path().join("threads.c");
         std::fs::write(&source, THREADED_SOURCE).unwrap();
-        let program: PathBuf = dir.path().join("t_tids");
-        let out = Command::new("gcc")
-            .args(["-O1", "-pthread", "-o"])
-            .arg(&program)
-            .arg(&source)
-            .output()
-            .expect("gcc runs");
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let program: PathBuf = compile_c(dir, "t_tids", &source, &["-pthread"]);
         let mut child = Command::new(&program)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())

@@ -7,6 +7,7 @@ use std::process::Command;
 use std::process::Stdio;
 use std::time::Duration;
 
+use crate::util::compile_c;
 use crate::util::repo_root;
 use crate::util::stop_with_sigterm;
 use crate::util::Live;
@@ -65,19 +66,12 @@ fn recipe_bash_readline_returns_the_typed_line() {
 
 /// `tests/data/malloc_sizes.c` compiled into `dir`.
 fn malloc_program(dir: &TempDir) -> std::path::PathBuf {
-    let program = dir.path().join("mallocs");
-    let out = Command::new("gcc")
-        .args(["-O1", "-o"])
-        .arg(&program)
-        .arg(repo_root().join("tests/data/malloc_sizes.c"))
-        .output()
-        .expect("gcc runs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    program
+    compile_c(
+        dir,
+        "mallocs",
+        &repo_root().join("tests/data/malloc_sizes.c"),
+        &[],
+    )
 }
 
 /// Recipe "malloc sizes of a process": `tprobe count -p PID --by size` on libc's malloc

@@ -125,6 +125,26 @@ pub(crate) fn write_file(dir: &Path, name: &str, contents: &[u8]) -> PathBuf {
     path
 }
 
+/// `source` compiled with `gcc -O1 EXTRA…` into `dir/name`; the test fails with gcc's
+/// message if it does not compile.
+pub(crate) fn compile_c(dir: &TempDir, name: &str, source: &Path, extra: &[&str]) -> PathBuf {
+    let program = dir.path().join(name);
+    let out = Command::new("gcc")
+        .arg("-O1")
+        .args(extra)
+        .arg("-o")
+        .arg(&program)
+        .arg(source)
+        .output()
+        .expect("gcc runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    program
+}
+
 /// A fresh temporary directory, removed on drop.
 pub(crate) struct TempDir(PathBuf);
 
