@@ -13,6 +13,7 @@ use std::process::Command;
 use std::sync::OnceLock;
 use std::time::Duration;
 
+use crate::util::copy_program;
 use crate::util::repo_root;
 use crate::util::Live;
 use crate::util::LiveRun;
@@ -390,8 +391,9 @@ fn live_events(live: &Live, args: &[&str], spec: &str) -> Vec<serde_json::Value>
     let mut all: Vec<&str> = vec!["--json", "-d", "20"];
     all.extend(args);
     all.push(spec);
+    // The target already runs, so a run with `-n` may be done before it could be seen
+    // armed: wait for its end only.
     let mut run = LiveRun::start(&all, StdoutMode::Collect);
-    run.wait_armed(live, SECS_10);
     let end = run.wait(Duration::from_secs(30));
     let left = live.leftovers(&run.prefix);
     assert!(left.is_empty(), "tracefs still holds {left:?}");
@@ -592,7 +594,7 @@ fn deleted_binary_is_probed_through_map_files() {
     };
     let dir = TempDir::new("elf-deleted");
     let copy = dir.path().join("goner");
-    std::fs::copy(&b.no_pie, &copy).unwrap();
+    copy_program(&b.no_pie, &copy);
     let target = Target::background(&copy, 3000, 5000);
     let pid = target.pid().to_string();
     // Wait for the exec to map it before the file goes away.
@@ -662,8 +664,8 @@ fn other_mount_namespace_is_reached_through_proc_root() {
     let dir = TempDir::new("elf-mntns");
     let seen_here = dir.path().join("app");
     let seen_there = dir.path().join("real");
-    std::fs::copy(&b.cpp, &seen_here).unwrap();
-    std::fs::copy(&b.no_pie, &seen_there).unwrap();
+    copy_program(&b.cpp, &seen_here);
+    copy_program(&b.no_pie, &seen_there);
     let script = format!(
         "mount --bind {} {} && exec {} 3000 5000",
         seen_there.display(),

@@ -145,6 +145,18 @@ pub(crate) fn compile_c(dir: &TempDir, name: &str, source: &Path, extra: &[&str]
     program
 }
 
+/// Copies a program that a test will run. The copy is written by `cp`, never by this
+/// process: a file this process holds open for writing can be inherited by another test
+/// thread's fork (until that child execs), and exec of the copy then fails with ETXTBSY.
+pub(crate) fn copy_program(from: &Path, to: &Path) {
+    let status = Command::new("cp")
+        .arg(from)
+        .arg(to)
+        .status()
+        .expect("cp runs");
+    assert!(status.success(), "cp {} {}", from.display(), to.display());
+}
+
 /// A fresh temporary directory, removed on drop.
 pub(crate) struct TempDir(PathBuf);
 
@@ -285,7 +297,7 @@ impl Live {
     /// the comm: keep it short.
     pub(crate) fn private_program(&self, dir: &TempDir, name: &str) -> PathBuf {
         let path = dir.path().join(name);
-        std::fs::copy(&self.program, &path).unwrap();
+        copy_program(&self.program, &path);
         path
     }
 
