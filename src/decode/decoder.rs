@@ -45,9 +45,6 @@ pub const MAX_RECORD_LINES: usize = 1024;
 /// the bound keeps a record that never closes from delaying many real ones.
 const MAX_HELD_HEADERS: usize = 8;
 
-/// How many event names [`Decoder::lookup`] remembers.
-const RECENT_NAMES: usize = 4;
-
 /// Streaming decoder of trace text. Feed it lines with [`push_line`](Self::push_line), then
 /// call [`finish`](Self::finish).
 #[derive(Debug)]
@@ -73,8 +70,6 @@ pub struct Decoder<'c> {
     open_stack: Option<StackKind>,
     /// The catalog entries of the pending record's event name, looked up once.
     pending_entries: &'c [CatalogEntry],
-    /// The names looked up last and their entries, most recent first.
-    recent: Vec<(Vec<u8>, &'c [CatalogEntry])>,
     pub(super) summary: DecodeSummary,
     /// Allocations the in-place path reuses from record to record.
     pub(super) spare: Spare,
@@ -106,7 +101,6 @@ impl<'c> Decoder<'c> {
             frame_spans: Vec::new(),
             open_stack: None,
             pending_entries: &[],
-            recent: Vec::with_capacity(RECENT_NAMES),
             summary: DecodeSummary::default(),
             spare: Spare::default(),
         }
@@ -319,26 +313,9 @@ impl<'c> Decoder<'c> {
         self.head = Some(head);
     }
 
-    /// The catalog's entries for `name`, through a cache of the last few names: events
-    /// come in runs and pairs (entry and return probes) of the same few names.
-    pub(super) fn lookup(&mut self, name: &[u8]) -> &'c [CatalogEntry] {
-        if let Some(hit) = self
-            .recent
-            .iter()
-            .position(|(known, _)| known.as_slice() == name)
-        {
-            // Keep the most recent first, so a run of one name is found at once.
-            if hit > 0 {
-                self.recent[..=hit].rotate_right(1);
-            }
-            return self.recent[0].1;
-        }
-        let entries = self.catalog.lookup(name);
-        if self.recent.len() == RECENT_NAMES {
-            self.recent.pop();
-        }
-        self.recent.insert(0, (name.to_vec(), entries));
-        entries
+    /// The catalog's entries for `name`.
+    pub(super) fn lookup(&self, name: &[u8]) -> &'c [CatalogEntry] {
+        self.catalog.lookup(name)
     }
 
     fn has_room_for(&self, line: &[u8]) -> bool {

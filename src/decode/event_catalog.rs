@@ -3,7 +3,6 @@
 //! trace text names an event without its group, so several groups may hold an event of the
 //! same name; the decoder tries each one's template in turn.
 
-use std::collections::HashMap;
 use std::fs;
 use std::hash::BuildHasherDefault;
 use std::hash::Hasher;
@@ -11,6 +10,7 @@ use std::io;
 use std::path::Path;
 use std::path::PathBuf;
 
+use super::name_table::NameTable;
 use crate::parse::compile_template;
 use crate::parse::parse_event_format;
 use crate::parse::EventFormat;
@@ -51,29 +51,52 @@ pub enum CatalogError {
     },
 }
 
-/// FNV-1a: event names are short and not chosen by an attacker who could flood one
-/// bucket, and the decoder looks one up per record, where SipHash showed in profiles.
+/// A multiply-rotate hash eight bytes at a time for small keys looked up once per record
+/// (event IDs, pids): they are not chosen by an attacker who could flood one bucket, and
+/// SipHash showed in profiles.
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct FnvHasher(u64);
+pub(crate) struct QuickHasher(u64);
 
 /// A `HashMap` hasher for small keys looked up once or more per record.
-pub(crate) type FnvBuild = BuildHasherDefault<FnvHasher>;
+pub(crate) type QuickHashBuild = BuildHasherDefault<QuickHasher>;
 
-impl Default for FnvHasher {
+impl Default for QuickHasher {
     fn default() -> Self {
         Self(0xcbf2_9ce4_8422_2325)
     }
 }
 
-impl Hasher for FnvHasher {
+impl QuickHasher {
+    fn mix(&mut self, word: u64) {
+        self.0 = (self.0 ^ word)
+            .wrapping_mul(0x9e37_79b9_7f4a_7c15)
+            .rotate_left(29);
+    }
+}
+
+impl Hasher for QuickHasher {
     fn finish(&self) -> u64 {
-        self.0
+        // One more round, so the high bits hashbrown uses as tags depend on every word.
+        (self.0 ^ (self.0 >> 32)).wrapping_mul(0x9e37_79b9_7f4a_7c15)
     }
 
     fn write(&mut self, bytes: &[u8]) {
-        for b in bytes {
-            self.0 = (self.0 ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3);
+        let mut words = bytes.chunks_exact(8);
+        for word in &mut words {
+            let mut le = [0u8; 8];
+            le.copy_from_slice(word);
+            self.mix(u64::from_le_bytes(le));
         }
+        let tail = words.remainder();
+        if !tail.is_empty() {
+            let mut le = [0u8; 8];
+            le[..tail.len()].copy_from_slice(tail);
+            self.mix(u64::from_le_bytes(le));
+        }
+    }
+
+    fn write_usize(&mut self, n: usize) {
+        self.mix(n as u64);
     }
 }
 
@@ -95,7 +118,7 @@ fn sorted_entries(dir: &Path) -> Result<Vec<PathBuf>, CatalogError> {
 /// Event formats by event name.
 #[derive(Debug, Default, Clone)]
 pub struct EventCatalog {
-    by_name: HashMap<Vec<u8>, Vec<CatalogEntry>, BuildHasherDefault<FnvHasher>>,
+    by_name: NameTable<Vec<CatalogEntry>>,
 }
 
 impl EventCatalog {
@@ -146,8 +169,7 @@ impl EventCatalog {
     pub fn insert(&mut self, group: &str, format: EventFormat) {
         let template = compile_template(&format);
         self.by_name
-            .entry(format.name.as_bytes().to_vec())
-            .or_default()
+            .get_or_insert_with(format.name.as_bytes(), Vec::new)
             .push(CatalogEntry {
                 group: group.to_owned(),
                 format,
@@ -157,8 +179,10 @@ impl EventCatalog {
 
     /// Adds every event of `other`.
     pub fn merge(&mut self, other: EventCatalog) {
-        for (name, entries) in other.by_name {
-            self.by_name.entry(name).or_default().extend(entries);
+        for (name, entries) in other.by_name.into_entries() {
+            self.by_name
+                .get_or_insert_with(&name, Vec::new)
+                .extend(entries);
         }
     }
 
@@ -169,12 +193,12 @@ impl EventCatalog {
 
     /// Every known event, in no particular order (the binary path indexes them by ID).
     pub fn entries(&self) -> impl Iterator<Item = &CatalogEntry> {
-        self.by_name.values().flatten()
+        self.by_name.iter().flat_map(|(_, entries)| entries)
     }
 
     /// How many events it knows.
     pub fn len(&self) -> usize {
-        self.by_name.values().map(Vec::len).sum()
+        self.by_name.iter().map(|(_, entries)| entries.len()).sum()
     }
 
     /// Whether it knows none.

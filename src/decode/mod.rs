@@ -5,6 +5,7 @@
 mod decoder;
 mod event_catalog;
 mod in_place;
+mod name_table;
 mod parallel;
 mod pending_head;
 mod raw_record;

@@ -13,7 +13,7 @@
 use std::borrow::Cow;
 use std::collections::HashMap;
 
-use super::event_catalog::FnvBuild;
+use super::event_catalog::QuickHashBuild;
 use std::io::Write as _;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -102,7 +102,7 @@ struct StackFormat {
 /// Decoding plans by event ID, built from an [`EventCatalog`].
 #[derive(Debug)]
 pub struct RawCatalog<'c> {
-    by_id: HashMap<u16, RawPlan<'c>, FnvBuild>,
+    by_id: HashMap<u16, RawPlan<'c>, QuickHashBuild>,
     common: CommonFields,
     stacks: Vec<StackFormat>,
 }
@@ -326,7 +326,7 @@ fn c_type_size(c_type: &str) -> Option<usize> {
 #[derive(Debug, Default)]
 pub struct CommCache {
     path: Option<PathBuf>,
-    by_pid: HashMap<i32, Vec<u8>, FnvBuild>,
+    by_pid: HashMap<i32, Vec<u8>, QuickHashBuild>,
     last_read: Option<Instant>,
     /// The pid found last: most records in a row are one task's, and entries are only
     /// ever added or replaced, so it stays found.

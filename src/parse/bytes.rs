@@ -102,9 +102,69 @@ pub(crate) fn starts_with_word(input: &[u8], word: u64, mask: u64, len: usize) -
     }
 }
 
+/// Where `needle` (not empty) first occurs in `haystack` at or after `from`. Values are
+/// short and their delimiters rarely occur inside them, so the delimiter's first byte is
+/// looked for eight bytes at a time and each candidate compared in place: no call into
+/// `memchr` or `memcmp`, whose setup cost more than the scan on strings this short.
+#[inline]
+pub(crate) fn find_literal(haystack: &[u8], needle: &[u8], from: usize) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    let first = *needle.first()?;
+    let pattern = u64::from(first) * ONES;
+    let matches_at = |at: usize| haystack[at..].starts_with(needle);
+    let mut at = from;
+    while let Some(chunk) = haystack.get(at..at + 8) {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        let x = u64::from_le_bytes(word) ^ pattern;
+        // High bits of the bytes equal to `first`: none missed, and a false one only above
+        // a true one (a borrow moves up), which the comparison below rejects.
+        let mut candidates = x.wrapping_sub(ONES) & !x & HIGHS;
+        while candidates != 0 {
+            let candidate = at + (candidates.trailing_zeros() / 8) as usize;
+            if matches_at(candidate) {
+                return Some(candidate);
+            }
+            candidates &= candidates - 1;
+        }
+        at += 8;
+    }
+    (at..haystack.len()).find(|&candidate| haystack[candidate] == first && matches_at(candidate))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn find_literal_finds_the_first_occurrence_at_every_offset() {
+        let needles: [&[u8]; 4] = [b"\"", b"\" b=", b" x=", b"\x80\x80"];
+        for len in 0..40 {
+            for at in 0..len {
+                for needle in needles {
+                    let mut hay = vec![b'a'; len];
+                    // Near misses before it: the first byte alone, and the needle cut short.
+                    hay[at / 2] = needle[0];
+                    if at + needle.len() > len {
+                        continue;
+                    }
+                    hay[at..at + needle.len()].copy_from_slice(needle);
+                    let want = hay.windows(needle.len()).position(|w| w == needle);
+                    assert_eq!(find_literal(&hay, needle, 0), want, "{hay:?} {needle:?}");
+                    let from = want.map_or(0, |w| w + 1);
+                    let again = hay[from..]
+                        .windows(needle.len())
+                        .position(|w| w == needle)
+                        .map(|p| p + from);
+                    assert_eq!(find_literal(&hay, needle, from), again);
+                }
+            }
+        }
+        assert_eq!(find_literal(b"abc", b"", 0), None);
+        assert_eq!(find_literal(b"", b"a", 0), None);
+        assert_eq!(find_literal(b"abc", b"c", 3), None);
+    }
 
     #[test]
     fn digit_runs_at_every_length_and_stop_byte() {

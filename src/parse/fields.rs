@@ -10,6 +10,7 @@ use memchr::memmem;
 
 use super::bytes::digit_run;
 use super::bytes::digits_value;
+use super::bytes::find_literal;
 
 use super::print_fmt::Segment;
 use super::print_fmt::Template;
@@ -386,15 +387,17 @@ pub(crate) enum Pushed {
     Element,
 }
 
-/// Where `needle` occurs in `haystack`. Values are short and their delimiters rarely
-/// occur inside them, so a scan for the delimiter's first byte beats setting up a
-/// substring searcher per value.
+/// Where `needle` occurs in `haystack`, in order.
 pub(crate) fn find_all<'h>(
     needle: &'h [u8],
     haystack: &'h [u8],
 ) -> impl Iterator<Item = usize> + 'h {
-    let first = needle.first().copied().unwrap_or(0);
-    memchr::memchr_iter(first, haystack).filter(move |&at| haystack[at..].starts_with(needle))
+    let mut from = 0;
+    std::iter::from_fn(move || {
+        let at = find_literal(haystack, needle, from)?;
+        from = at + 1;
+        Some(at)
+    })
 }
 
 /// `input` without the literal `lit` at its start. Literals are a few bytes, where a

@@ -7,9 +7,9 @@
 //! goes to the general matcher (`fields.rs`), which tries the same path first and then
 //! every other split, so the result is the same either way.
 
+use super::bytes::find_literal;
 use super::bytes::literal_word;
 use super::bytes::starts_with_word;
-use super::fields::find_all;
 use super::fields::push_field;
 use super::fields::scan_hex;
 use super::fields::scan_signed;
@@ -217,7 +217,7 @@ impl Steps {
                     let Some(inner) = open_quote(input, string.quoted) else {
                         return false;
                     };
-                    let Some(end) = find_all(delimiter, inner).next() else {
+                    let Some(end) = find_literal(inner, delimiter, 0) else {
                         return false;
                     };
                     push(out, string.field, string.make.value(&inner[..end]));
