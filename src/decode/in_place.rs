@@ -13,6 +13,7 @@ use super::decoder::ends_as_printed;
 use super::decoder::Decoder;
 use super::decoder::MAX_RECORD_TEXT;
 use super::record::Record;
+use crate::parse::bytes::find_newline;
 use crate::parse::parse_line;
 use crate::parse::EventText;
 use crate::parse::Field;
@@ -221,7 +222,7 @@ fn line_at(text: &[u8], start: usize) -> Option<ParsedLine<'_>> {
     if start >= text.len() {
         return None;
     }
-    let end = memchr::memchr(b'\n', &text[start..]).map_or(text.len(), |at| start + at);
+    let end = find_newline(text, start).unwrap_or(text.len());
     Some(ParsedLine {
         start,
         end,

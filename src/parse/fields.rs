@@ -16,6 +16,8 @@ use super::print_fmt::Segment;
 use super::print_fmt::Template;
 use super::print_fmt::TemplateField;
 use super::print_fmt::ValueKind;
+use super::steps::NoFields;
+use super::steps::StepsEnd;
 
 /// A decoded value. Strings are the exact bytes the kernel printed, quotes removed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -81,42 +83,55 @@ pub fn split_with_template_into<'a>(
 ) -> bool {
     fields.clear();
     fields.reserve(template.fields.len());
-    if template.steps.run(&template.fields, body, fields) {
+    if template.steps.run(&template.fields, body, fields) == StepsEnd::Fits {
         return true;
     }
+    // A string held the text of its delimiter: search every split, in the same order. The
+    // steps are the general greedy path (the `fields` fuzz target and
+    // `steps_agree_with_the_general_greedy_path` hold them to it), so that path would fail
+    // too and is not tried again.
     fields.clear();
-    let mut matcher = Matcher::new(template, Some(fields));
-    if matcher.match_greedy(body) {
-        return true;
-    }
-    // A string held the text of its delimiter: search every split, in the same order.
-    if let Some(out) = matcher.out.as_deref_mut() {
-        out.clear();
-    }
-    matcher.match_from(0, body)
+    Matcher::new(template, Some(fields)).match_from(0, body)
 }
 
-/// The general matcher's greedy path alone, without the planned steps that
-/// [`split_with_template`] tries first: what those steps must give. For tests and the
-/// `fields` fuzz target, which hold the two to each other.
+/// Whether the planned steps that [`split_with_template`] and [`fit_template`] try first
+/// give what the general matcher's greedy path gives for `body`: the same fields, and
+/// running out of text inside a value exactly when it does. `Err` says how they differ.
+/// For tests and the `fields` fuzz target.
 #[doc(hidden)]
-pub fn split_greedy_general<'a>(template: &'a Template, body: &'a [u8]) -> Option<Vec<Field<'a>>> {
-    let mut fields = Vec::new();
-    let mut matcher = Matcher::new(template, Some(&mut fields));
-    matcher.match_greedy(body).then_some(fields)
+pub fn steps_agree_with_greedy(template: &Template, body: &[u8]) -> Result<(), String> {
+    let mut by_steps = Vec::new();
+    let stepped = template.steps.run(&template.fields, body, &mut by_steps);
+    let mut by_greedy = Vec::new();
+    let mut matcher = Matcher::new(template, Some(&mut by_greedy));
+    let greedy = matcher.match_greedy(body);
+    let ran_out = matcher.needs_more;
+    let same = match stepped {
+        StepsEnd::Fits => greedy && by_steps == by_greedy,
+        StepsEnd::RanOut => !greedy && ran_out,
+        StepsEnd::Mismatch => !greedy && !ran_out,
+    };
+    if same {
+        Ok(())
+    } else {
+        Err(format!(
+            "steps {stepped:?} {by_steps:?}, greedy {greedy} (ran out: {ran_out}) {by_greedy:?} \
+             for {:?}",
+            String::from_utf8_lossy(body)
+        ))
+    }
 }
 
 /// Whether `body` fits `template`, and if not, whether more text could make it fit.
 pub fn fit_template<'a>(template: &'a Template, body: &'a [u8]) -> Fit {
-    let mut matcher = Matcher::new(template, None);
-    if matcher.match_greedy(body) {
-        return Fit::Complete;
-    }
-    if matcher.needs_more {
+    match template.steps.run(&template.fields, body, &mut NoFields) {
+        StepsEnd::Fits => return Fit::Complete,
         // The greedy path ran out of text inside a string; longer strings earlier on would
         // start that one later still, so no split completes the record.
-        return Fit::NeedsMore;
+        StepsEnd::RanOut => return Fit::NeedsMore,
+        StepsEnd::Mismatch => {}
     }
+    let mut matcher = Matcher::new(template, None);
     if matcher.match_from(0, body) {
         Fit::Complete
     } else if matcher.needs_more {

@@ -2,7 +2,7 @@
 //! print fmt, field values, and `error_log`. No I/O; no input makes them panic — text they
 //! do not recognise comes back as [`TraceLine::Unparsed`] or `None`.
 
-mod bytes;
+pub(crate) mod bytes;
 mod dynamic_events;
 mod error_log;
 mod event_format;
@@ -26,11 +26,11 @@ pub use event_format::FormatField;
 pub use event_format::FormatParseError;
 pub use fields::fit_template;
 pub use fields::guess_value;
-pub use fields::split_greedy_general;
 pub use fields::split_guessed;
 pub use fields::split_syscall_args;
 pub use fields::split_with_template;
 pub use fields::split_with_template_into;
+pub use fields::steps_agree_with_greedy;
 pub use fields::Field;
 pub use fields::Fit;
 pub use fields::Value;

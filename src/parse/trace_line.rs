@@ -218,6 +218,7 @@ fn parse_aligned(line: &[u8]) -> Option<TraceLine<'_>> {
 }
 
 /// A record line's kind, from the text after `TS: `.
+#[inline(always)]
 fn record_from<'a>(line: &'a [u8], header: RecordHeader<'a>, rest: &'a [u8]) -> TraceLine<'a> {
     match rest {
         b"<stack trace>" => TraceLine::StackStart(header, StackKind::Kernel),
@@ -234,6 +235,7 @@ const COMM_WIDTH: usize = 16;
 
 /// `[ddd]` at `open`, preceded by a space and followed by a space: the cpu and the index
 /// just past the `] `.
+#[inline(always)]
 fn cpu_column(line: &[u8], open: usize) -> Option<(u32, usize)> {
     if open == 0 || line[open - 1] != b' ' {
         return None;
@@ -290,6 +292,7 @@ struct AfterCpu<'a> {
 }
 
 /// `[FLAGS ]TS: REST` after the cpu column.
+#[inline(always)]
 fn context_after(after: &[u8]) -> Option<AfterCpu<'_>> {
     let after = trim_start(after);
     // Flags are 4 or 5 flag letters and a space. Anything else is read as the timestamp,
@@ -314,6 +317,7 @@ fn context_after(after: &[u8]) -> Option<AfterCpu<'_>> {
 }
 
 /// Length of `digits` or `digits.digits` at the start of `input`.
+#[inline(always)]
 fn timestamp_len(input: &[u8]) -> Option<usize> {
     let int_len = digit_run(input);
     if int_len == 0 {
@@ -348,6 +352,7 @@ static FLAG_CHARS: [bool; 256] = {
 };
 
 /// The event's own text after `TS: `.
+#[inline(always)]
 fn event_text(rest: &[u8]) -> Option<EventText<'_>> {
     let name_len = rest.iter().take_while(|b| is_event_name_char(**b)).count();
     if name_len == 0 {
@@ -439,6 +444,7 @@ fn leading_number(input: &[u8]) -> (Option<u64>, usize) {
 /// A pid or tgid column: the digits `input` starts with (at least one) as an `i32`, and
 /// how many there were. Up to nine digits always fit, and a pid has at most seven, so the
 /// common case is a plain loop.
+#[inline(always)]
 fn short_number(input: &[u8]) -> Option<(i32, usize)> {
     let mut value: i32 = 0;
     for (len, &b) in input.iter().enumerate().take(9) {
@@ -455,6 +461,7 @@ fn short_number(input: &[u8]) -> Option<(i32, usize)> {
 }
 
 /// The index of the first byte at or after `at` that is not a space.
+#[inline(always)]
 fn skip_spaces(line: &[u8], mut at: usize) -> usize {
     while line.get(at) == Some(&b' ') {
         at += 1;
