@@ -17,6 +17,8 @@ use super::summary::DecodeSummary;
 use crate::parse::fit_template;
 use crate::parse::guess_value;
 use crate::parse::parse_line;
+use crate::parse::recycle::clear_fields;
+use crate::parse::recycle::emptied;
 use crate::parse::split_guessed;
 use crate::parse::split_syscall_args;
 use crate::parse::split_with_template;
@@ -388,8 +390,7 @@ impl<'c> Decoder<'c> {
         let Some(head) = self.head.take() else {
             return Ok(false);
         };
-        let mut stack = Vec::new();
-        let mut ustack = Vec::new();
+        let (mut stack, mut ustack) = self.spare.take_frames();
         for (kind, start, end) in self.frame_spans.drain(..) {
             let frame = &self.frames[start..end];
             match kind {
@@ -401,7 +402,7 @@ impl<'c> Decoder<'c> {
         self.summary.events += 1;
         let record = match head.event_text(&self.pending) {
             Ok(text) => {
-                let fields = Vec::new();
+                let fields = emptied(std::mem::take(&mut self.spare.fields));
                 let mut event =
                     decode_event_with(self.catalog, self.pending_entries, header, text, fields);
                 if event.guessed {
@@ -430,6 +431,10 @@ impl<'c> Decoder<'c> {
             }
         };
         let result = sink(&record);
+        if let Record::Event(event) = record {
+            self.spare.fields = emptied(event.fields);
+            self.spare.keep_frames(event.stack, event.ustack);
+        }
         self.frames.clear();
         result?;
         // Held blank lines belong to nothing; other held lines are decoded again.
@@ -505,12 +510,12 @@ pub(super) fn decode_event_with<'a>(
                 }
                 if let Some(fields) = split_old_layouts(template, body) {
                     event.group = Some(&entry.group);
-                    event.fields = fields;
+                    set_fields(&mut event.fields, fields);
                     return event;
                 }
             }
             event.group = candidates.first().map(|e| e.group.as_str());
-            event.fields = guess_probe_fields(body);
+            set_fields(&mut event.fields, guess_probe_fields(body));
             event.guessed = true;
         }
         EventText::SyscallEnter { name, args } => {
@@ -525,11 +530,11 @@ pub(super) fn decode_event_with<'a>(
                         .filter(|f| f.name != "__syscall_nr")
                         .map(|f| f.name.as_bytes())
                         .collect();
-                    event.fields = split_syscall_args(&names, args);
+                    set_fields(&mut event.fields, split_syscall_args(&names, args));
                 }
                 None => {
                     event.name = Cow::Owned(format_name);
-                    event.fields = split_syscall_args(&[], args);
+                    set_fields(&mut event.fields, split_syscall_args(&[], args));
                     event.guessed = true;
                 }
             }
@@ -537,15 +542,17 @@ pub(super) fn decode_event_with<'a>(
         EventText::SyscallExit { name, ret } => {
             event.group = Some("syscalls");
             event.name = Cow::Owned(syscall_event_name(b"sys_exit_", name));
-            event.fields = vec![Field {
+            clear_fields(&mut event.fields);
+            event.fields.push(Field {
                 name: b"ret",
                 value: guess_value(ret),
-            }];
+            });
         }
         EventText::Function { func, parent } => {
             event.group = Some("ftrace");
             event.name = Cow::Borrowed(b"function");
-            event.fields = vec![
+            clear_fields(&mut event.fields);
+            event.fields.extend([
                 Field {
                     name: b"ip",
                     value: Value::Symbol(func),
@@ -554,7 +561,7 @@ pub(super) fn decode_event_with<'a>(
                     name: b"parent_ip",
                     value: Value::Symbol(parent),
                 },
-            ];
+            ]);
         }
     }
     event
@@ -611,6 +618,13 @@ pub(super) fn ends_as_printed(entries: &[CatalogEntry], body: &[u8]) -> bool {
         .filter_map(|entry| entry.template.as_ref())
         .peekable();
     templates.peek().is_none() || templates.any(|template| ends_like(template, body))
+}
+
+/// Puts `fields` in place of the event's: into its vector, whose allocation the decoder
+/// reuses for the next record.
+fn set_fields<'a>(event_fields: &mut Vec<Field<'a>>, mut fields: Vec<Field<'a>>) {
+    clear_fields(event_fields);
+    event_fields.append(&mut fields);
 }
 
 /// `sys_openat` printed by a syscall tracepoint -> its format's name `sys_enter_openat`.

@@ -15,11 +15,11 @@ use super::decoder::MAX_RECORD_TEXT;
 use super::record::Record;
 use crate::parse::bytes::find_newline;
 use crate::parse::parse_line;
+use crate::parse::recycle::emptied;
 use crate::parse::EventText;
 use crate::parse::Field;
 use crate::parse::StackKind;
 use crate::parse::TraceLine;
-use crate::parse::Value;
 
 /// A line of the block: where it starts and ends (before its `\n`), and how it parsed.
 #[derive(Clone, Copy)]
@@ -32,14 +32,14 @@ struct ParsedLine<'t> {
 /// Allocations kept between records so that decoding one allocates nothing.
 #[derive(Debug, Default)]
 pub(super) struct Spare {
-    fields: Vec<Field<'static>>,
+    pub(super) fields: Vec<Field<'static>>,
     stack: Vec<&'static [u8]>,
     ustack: Vec<&'static [u8]>,
 }
 
 impl Spare {
     /// Empty frame vectors for a record, with the allocations of the last ones.
-    fn take_frames<'t>(&mut self) -> (Vec<&'t [u8]>, Vec<&'t [u8]>) {
+    pub(super) fn take_frames<'t>(&mut self) -> (Vec<&'t [u8]>, Vec<&'t [u8]>) {
         (
             emptied(std::mem::take(&mut self.stack)),
             emptied(std::mem::take(&mut self.ustack)),
@@ -47,59 +47,10 @@ impl Spare {
     }
 
     /// Keeps the allocations of a record's frame vectors for the next one.
-    fn keep_frames(&mut self, stack: Vec<&[u8]>, ustack: Vec<&[u8]>) {
+    pub(super) fn keep_frames(&mut self, stack: Vec<&[u8]>, ustack: Vec<&[u8]>) {
         self.stack = emptied(stack);
         self.ustack = emptied(ustack);
     }
-}
-
-/// `used`, emptied, as a vector for borrows of another lifetime, keeping its allocation.
-fn emptied<'from, 'to, T: Relifetime<'from, 'to>>(mut used: Vec<T>) -> Vec<T::As> {
-    T::clear(&mut used);
-    let mut used = std::mem::ManuallyDrop::new(used);
-    let (ptr, capacity) = (used.as_mut_ptr(), used.capacity());
-    // SAFETY: the vector is empty, and `T` and `T::As` are the same type but for a
-    // lifetime (see `Relifetime`), so they have the same size and alignment; the
-    // allocation is handed over whole and no value of either lifetime is in it.
-    unsafe { Vec::from_raw_parts(ptr.cast::<T::As>(), 0, capacity) }
-}
-
-/// A type and the same type with its borrows of lifetime `'from` changed to `'to`.
-///
-/// # Safety
-/// `As` must differ from `Self` only in that lifetime (same layout).
-unsafe trait Relifetime<'from, 'to>: Sized {
-    type As;
-
-    /// Empties `used`.
-    fn clear(used: &mut Vec<Self>) {
-        used.clear();
-    }
-}
-
-// SAFETY: the same type but for the lifetime.
-unsafe impl<'from, 'to> Relifetime<'from, 'to> for Field<'from> {
-    type As = Field<'to>;
-
-    fn clear(used: &mut Vec<Self>) {
-        // Only arrays own memory. Dropping the fields one by one showed in profiles, and
-        // most records have no array.
-        if used
-            .iter()
-            .any(|field| matches!(field.value, Value::Array(_)))
-        {
-            used.clear();
-        } else {
-            // SAFETY: a length of zero is within the capacity and needs no element
-            // initialised; no field dropped this way owns memory (checked above).
-            unsafe { used.set_len(0) };
-        }
-    }
-}
-
-// SAFETY: the same type but for the lifetime.
-unsafe impl<'from, 'to> Relifetime<'from, 'to> for &'from [u8] {
-    type As = &'to [u8];
 }
 
 impl<'c> Decoder<'c> {
@@ -290,34 +241,6 @@ mod tests {
                 "{what}, blocks of {every} lines: in place gave\n{got:#?}\nline by line\n{expected:#?}"
             );
         }
-    }
-
-    #[test]
-    fn emptied_vectors_keep_their_allocation() {
-        let text = b"a b c".to_vec();
-        let frames: Vec<&[u8]> = text.split(|b| *b == b' ').collect();
-        let capacity = frames.capacity();
-        let reused: Vec<&'static [u8]> = emptied(frames);
-        assert!(reused.is_empty());
-        assert_eq!(reused.capacity(), capacity);
-        let fields = vec![Field {
-            name: &text[..1],
-            value: Value::Array(vec![Value::Signed(1)]),
-        }];
-        let reused: Vec<Field<'static>> = emptied(fields);
-        assert!(reused.is_empty() && reused.capacity() >= 1);
-        // Without an array, the fields are let go of without dropping each.
-        let fields = vec![
-            Field {
-                name: &text[..1],
-                value: Value::Str(&text[2..3]),
-            };
-            3
-        ];
-        let capacity = fields.capacity();
-        let reused: Vec<Field<'static>> = emptied(fields);
-        assert!(reused.is_empty());
-        assert_eq!(reused.capacity(), capacity);
     }
 
     /// Every real capture in the repository, with its format files.

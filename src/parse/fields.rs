@@ -16,6 +16,8 @@ use super::print_fmt::Segment;
 use super::print_fmt::Template;
 use super::print_fmt::TemplateField;
 use super::print_fmt::ValueKind;
+use super::recycle::clear_fields;
+use super::recycle::new_array;
 use super::steps::NoFields;
 use super::steps::StepsEnd;
 
@@ -81,7 +83,7 @@ pub fn split_with_template_into<'a>(
     body: &'a [u8],
     fields: &mut Vec<Field<'a>>,
 ) -> bool {
-    fields.clear();
+    clear_fields(fields);
     fields.reserve(template.fields.len());
     if template.steps.run(&template.fields, body, fields) == StepsEnd::Fits {
         return true;
@@ -90,7 +92,7 @@ pub fn split_with_template_into<'a>(
     // steps are the general greedy path (the `fields` fuzz target and
     // `steps_agree_with_the_general_greedy_path` hold them to it), so that path would fail
     // too and is not tried again.
-    fields.clear();
+    clear_fields(fields);
     Matcher::new(template, Some(fields)).match_from(0, body)
 }
 
@@ -382,7 +384,7 @@ pub(crate) fn push_field<'a>(
                 return Pushed::Element;
             }
         }
-        let mut items = Vec::with_capacity(def.values);
+        let mut items = new_array(def.values);
         items.push(value);
         out.push(Field {
             name,

@@ -9,6 +9,7 @@ mod event_format;
 mod fields;
 mod print_fmt;
 mod readme;
+pub(crate) mod recycle;
 mod ring_page;
 mod steps;
 mod trace_line;
