@@ -22,28 +22,18 @@ pub(super) fn wrap<'r>(
     label: String,
     total: Option<u64>,
 ) -> Box<dyn Read + Send + 'r> {
-    // SAFETY: isatty only inspects the descriptor.
-    if unsafe { libc::isatty(libc::STDERR_FILENO) } != 1 {
-        return reader;
+    match Progress::start(label, total) {
+        Some(progress) => Box::new(ProgressReader {
+            inner: reader,
+            progress,
+        }),
+        None => reader,
     }
-    let after = std::env::var(AFTER_ENV)
-        .ok()
-        .and_then(|ms| ms.parse().ok())
-        .map_or(AFTER, Duration::from_millis);
-    let started = Instant::now();
-    Box::new(ProgressReader {
-        inner: reader,
-        label,
-        total,
-        read: 0,
-        started,
-        next_draw: started + after,
-        drawn: false,
-    })
 }
 
-struct ProgressReader<'r> {
-    inner: Box<dyn Read + Send + 'r>,
+/// The progress line of one input, told the bytes as they are read; cleared when dropped.
+#[derive(Debug)]
+pub(super) struct Progress {
     label: String,
     total: Option<u64>,
     read: u64,
@@ -52,9 +42,30 @@ struct ProgressReader<'r> {
     drawn: bool,
 }
 
-impl Read for ProgressReader<'_> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.inner.read(buf)?;
+impl Progress {
+    /// A progress line when stderr is a terminal; else `None`.
+    pub(super) fn start(label: String, total: Option<u64>) -> Option<Self> {
+        // SAFETY: isatty only inspects the descriptor.
+        if unsafe { libc::isatty(libc::STDERR_FILENO) } != 1 {
+            return None;
+        }
+        let after = std::env::var(AFTER_ENV)
+            .ok()
+            .and_then(|ms| ms.parse().ok())
+            .map_or(AFTER, Duration::from_millis);
+        let started = Instant::now();
+        Some(Progress {
+            label,
+            total,
+            read: 0,
+            started,
+            next_draw: started + after,
+            drawn: false,
+        })
+    }
+
+    /// `n` more bytes were read; redraws the line when it is time.
+    pub(super) fn advance(&mut self, n: usize) {
         self.read += n as u64;
         let now = Instant::now();
         if n > 0 && now >= self.next_draw {
@@ -64,11 +75,23 @@ impl Read for ProgressReader<'_> {
             // A progress line that cannot be written is not worth failing the run.
             let _ = write!(io::stderr().lock(), "\r{line}\x1b[K");
         }
+    }
+}
+
+struct ProgressReader<'r> {
+    inner: Box<dyn Read + Send + 'r>,
+    progress: Progress,
+}
+
+impl Read for ProgressReader<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.progress.advance(n);
         Ok(n)
     }
 }
 
-impl Drop for ProgressReader<'_> {
+impl Drop for Progress {
     fn drop(&mut self) {
         if self.drawn {
             let _ = write!(io::stderr().lock(), "\r\x1b[K");

@@ -9,10 +9,12 @@ use super::error::CliError;
 use super::exit_code::TprobeExitCode;
 use super::lowargs::OutputFormat;
 use super::lowargs::ReplayArgs;
+use crate::decode::decode_mapped;
 use crate::decode::decode_parallel;
 use crate::decode::DecodeError;
 use crate::decode::DecodeSummary;
 use crate::decode::EventCatalog;
+use crate::decode::MappedInput;
 use crate::output::RecordFormat;
 
 pub(super) fn run(args: &ReplayArgs) -> Result<i32, CliError> {
@@ -38,8 +40,9 @@ pub(super) fn run(args: &ReplayArgs) -> Result<i32, CliError> {
     let mut out = io::stdout().lock();
     let mut summary = DecodeSummary::default();
     for path in files {
-        let input: Box<dyn io::Read + Send> = if path == stdin_path {
-            super::progress::wrap(Box::new(io::stdin()), "-".to_owned(), None)
+        let part = if path == stdin_path {
+            let input = super::progress::wrap(Box::new(io::stdin()), "-".to_owned(), None);
+            decode_parallel(input, &catalog, format, &mut out, threads)
         } else {
             let file = File::open(path).map_err(|source| CliError::Input {
                 path: path.to_owned(),
@@ -51,18 +54,36 @@ pub(super) fn run(args: &ReplayArgs) -> Result<i32, CliError> {
                 .ok()
                 .filter(|m| m.is_file())
                 .map(|m| m.len());
-            super::progress::wrap(Box::new(file), path.display().to_string(), total)
+            let label = path.display().to_string();
+            // A regular file is decoded in place in a map, without copies; anything else,
+            // or a file that cannot be mapped, is read.
+            let on_truncation = format!(
+                "tprobe replay: {label} shrank while it was read (truncated by another \
+                 process?); output so far is incomplete\n"
+            );
+            match MappedInput::new(file, &on_truncation, TprobeExitCode::INPUT_UNREADABLE) {
+                Ok(map) => {
+                    let mut progress = super::progress::Progress::start(label, total);
+                    let mut advance = |n| {
+                        if let Some(progress) = progress.as_mut() {
+                            progress.advance(n);
+                        }
+                    };
+                    decode_mapped(&map, &catalog, format, &mut out, threads, &mut advance)
+                }
+                Err(file) => {
+                    let input = super::progress::wrap(Box::new(file), label, total);
+                    decode_parallel(input, &catalog, format, &mut out, threads)
+                }
+            }
         };
-        let part =
-            decode_parallel(input, &catalog, format, &mut out, threads).map_err(
-                |err| match err {
-                    DecodeError::Read(source) => CliError::Input {
-                        path: path.to_owned(),
-                        source,
-                    },
-                    DecodeError::Sink(e) => CliError::Output(e),
-                },
-            )?;
+        let part = part.map_err(|err| match err {
+            DecodeError::Read(source) => CliError::Input {
+                path: path.to_owned(),
+                source,
+            },
+            DecodeError::Sink(e) => CliError::Output(e),
+        })?;
         summary.add(&part);
     }
     let _ = writeln!(io::stderr().lock(), "tprobe replay: {summary}");

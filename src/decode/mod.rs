@@ -5,12 +5,14 @@
 mod decoder;
 mod event_catalog;
 mod in_place;
+mod mapped_input;
 mod name_table;
 mod parallel;
 mod pending_head;
 mod raw_record;
 mod reader;
 mod record;
+mod sigbus_guard;
 mod summary;
 
 pub use decoder::decode_event;
@@ -20,6 +22,8 @@ pub use decoder::MAX_RECORD_TEXT;
 pub use event_catalog::CatalogEntry;
 pub use event_catalog::CatalogError;
 pub use event_catalog::EventCatalog;
+pub(crate) use mapped_input::MappedInput;
+pub(crate) use parallel::decode_mapped;
 pub use parallel::decode_parallel;
 pub use raw_record::comm_args_of_definition;
 pub use raw_record::CommCache;

@@ -9,16 +9,21 @@
 //! followed by text shaped like a record, right at the cut), the next chunk is decoded
 //! again on the previous chunk's decoder, so the output is exactly what one decoder reading
 //! the whole input would give.
+//!
+//! The input is a reader, whose chunks are copied into pooled buffers, or a
+//! [`MappedInput`], whose chunks are slices of the map.
 
 use std::collections::BTreeMap;
 use std::io;
 use std::io::Read;
 use std::io::Write;
+use std::ops::Deref;
 use std::sync::mpsc;
 use std::sync::Mutex;
 
 use super::decoder::Decoder;
 use super::event_catalog::EventCatalog;
+use super::mapped_input::MappedInput;
 use super::reader::DecodeError;
 use super::record::Record;
 use super::summary::DecodeSummary;
@@ -63,14 +68,41 @@ impl BufferPool {
 }
 
 /// A chunk of whole lines, starting at a record header (except perhaps the first).
-struct Chunk {
+struct Chunk<'m> {
     index: usize,
-    text: Vec<u8>,
+    text: Text<'m>,
+}
+
+/// A chunk's bytes: read into a pooled buffer, or in the map.
+enum Text<'m> {
+    Read(Vec<u8>),
+    Mapped(&'m [u8]),
+}
+
+impl Deref for Text<'_> {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        match self {
+            Text::Read(buffer) => buffer,
+            Text::Mapped(bytes) => bytes,
+        }
+    }
+}
+
+/// Where the chunks come from.
+enum Input<'m, R> {
+    Reader(R),
+    Mapped {
+        map: &'m MappedInput,
+        /// Told the bytes of each chunk as it is cut, as a reader is read.
+        progress: &'m mut (dyn FnMut(usize) + Send),
+    },
 }
 
 /// A worker's result for one chunk.
 struct Decoded<'c> {
-    chunk: Chunk,
+    chunk: Chunk<'c>,
     output: Vec<u8>,
     decoder: Decoder<'c>,
 }
@@ -84,7 +116,34 @@ pub fn decode_parallel<R: Read + Send, W: Write>(
     out: &mut W,
     threads: usize,
 ) -> Result<DecodeSummary, DecodeError<io::Error>> {
-    let (work_tx, work_rx) = mpsc::sync_channel::<Chunk>(IN_FLIGHT);
+    decode_input(Input::Reader(reader), catalog, format, out, threads)
+}
+
+/// [`decode_parallel`] on a mapped file: the same output without copying the input.
+/// `progress` is told the bytes of each chunk as it is cut. Fails with
+/// [`DecodeError::Read`] if the file shrank while it was read.
+pub(crate) fn decode_mapped<W: Write>(
+    map: &MappedInput,
+    catalog: &EventCatalog,
+    format: RecordFormat,
+    out: &mut W,
+    threads: usize,
+    progress: &mut (dyn FnMut(usize) + Send),
+) -> Result<DecodeSummary, DecodeError<io::Error>> {
+    let input: Input<'_, io::Empty> = Input::Mapped { map, progress };
+    let summary = decode_input(input, catalog, format, out, threads)?;
+    map.check_whole().map_err(DecodeError::Read)?;
+    Ok(summary)
+}
+
+fn decode_input<R: Read + Send, W: Write>(
+    input: Input<'_, R>,
+    catalog: &EventCatalog,
+    format: RecordFormat,
+    out: &mut W,
+    threads: usize,
+) -> Result<DecodeSummary, DecodeError<io::Error>> {
+    let (work_tx, work_rx) = mpsc::sync_channel::<Chunk<'_>>(IN_FLIGHT);
     let work_rx = Mutex::new(work_rx);
     let (done_tx, done_rx) = mpsc::channel::<Decoded<'_>>();
     let (slot_tx, slot_rx) = mpsc::sync_channel::<()>(IN_FLIGHT);
@@ -92,9 +151,19 @@ pub fn decode_parallel<R: Read + Send, W: Write>(
         let _ = slot_tx.send(());
     }
     let pool = BufferPool::default();
+    let map = match &input {
+        Input::Mapped { map, .. } => Some(*map),
+        Input::Reader(_) => None,
+    };
     std::thread::scope(|scope| {
         let pool = &pool;
-        let reader_thread = scope.spawn(move || read_chunks(reader, &work_tx, &slot_rx, pool));
+        let reader_thread = scope.spawn(move || match input {
+            Input::Reader(reader) => read_chunks(reader, &work_tx, &slot_rx, pool),
+            Input::Mapped { map, progress } => {
+                map_chunks(map.bytes(), &work_tx, &slot_rx, progress);
+                Ok(())
+            }
+        });
         for _ in 0..threads.max(1) {
             let done_tx = done_tx.clone();
             let work_rx = &work_rx;
@@ -110,7 +179,7 @@ pub fn decode_parallel<R: Read + Send, W: Write>(
             });
         }
         drop(done_tx);
-        let merged = merge(done_rx, &slot_tx, format, out, pool);
+        let merged = merge(done_rx, &slot_tx, format, out, pool, map);
         // Unblock the reader if the writer stopped early.
         drop(slot_tx);
         let read = reader_thread
@@ -127,7 +196,7 @@ pub fn decode_parallel<R: Read + Send, W: Write>(
 /// Reads the input and cuts it into chunks that start at a record header.
 fn read_chunks<R: Read>(
     mut reader: R,
-    work: &mpsc::SyncSender<Chunk>,
+    work: &mpsc::SyncSender<Chunk<'_>>,
     slots: &mpsc::Receiver<()>,
     pool: &BufferPool,
 ) -> io::Result<()> {
@@ -157,6 +226,7 @@ fn read_chunks<R: Read>(
             if slots.recv().is_err() {
                 return Ok(());
             }
+            let text = Text::Read(text);
             if work.send(Chunk { index, text }).is_err() {
                 return Ok(());
             }
@@ -164,6 +234,48 @@ fn read_chunks<R: Read>(
         }
         if at_end {
             return Ok(());
+        }
+    }
+}
+
+/// [`read_chunks`] on the bytes of a map: the same cuts, as slices instead of copies.
+fn map_chunks<'m>(
+    bytes: &'m [u8],
+    work: &mpsc::SyncSender<Chunk<'m>>,
+    slots: &mpsc::Receiver<()>,
+    progress: &mut (dyn FnMut(usize) + Send),
+) {
+    let mut index = 0;
+    // The chunk being cut starts at `start`; bytes up to `read` have been looked at, in
+    // steps of CHUNK as `read_chunks` reads them.
+    let mut start = 0;
+    let mut read = 0;
+    loop {
+        let end = bytes.len().min(read + CHUNK);
+        let at_end = end - read < CHUNK;
+        progress(end - read);
+        read = end;
+        let mut cut = end;
+        if !at_end {
+            let text = &bytes[start..end];
+            match cut_point(text).or_else(|| memchr::memrchr(b'\n', text).map(|nl| nl + 1)) {
+                Some(at) => cut = start + at,
+                None => continue,
+            }
+        }
+        if cut > start {
+            if slots.recv().is_err() {
+                return;
+            }
+            let text = Text::Mapped(&bytes[start..cut]);
+            if work.send(Chunk { index, text }).is_err() {
+                return;
+            }
+            index += 1;
+            start = cut;
+        }
+        if at_end {
+            return;
         }
     }
 }
@@ -184,7 +296,7 @@ fn cut_point(text: &[u8]) -> Option<usize> {
 }
 
 fn decode_chunk<'c>(
-    chunk: Chunk,
+    chunk: Chunk<'c>,
     catalog: &'c EventCatalog,
     format: RecordFormat,
     pool: &BufferPool,
@@ -228,6 +340,7 @@ fn merge<'c, W: Write>(
     format: RecordFormat,
     out: &mut W,
     pool: &BufferPool,
+    map: Option<&MappedInput>,
 ) -> io::Result<DecodeSummary> {
     let mut waiting: BTreeMap<usize, Decoded<'c>> = BTreeMap::new();
     let mut next = 0;
@@ -269,7 +382,15 @@ fn merge<'c, W: Write>(
                     decoded.decoder
                 }
             });
-            pool.give(decoded.chunk.text);
+            match decoded.chunk.text {
+                Text::Read(buffer) => pool.give(buffer),
+                // Chunks are written in order: all before this one's end is done with.
+                Text::Mapped(bytes) => {
+                    if let Some(map) = map {
+                        map.release_before(bytes);
+                    }
+                }
+            }
         }
     }
     if let Some(mut last) = carried {
@@ -290,8 +411,10 @@ fn merge<'c, W: Write>(
 mod tests {
     use super::*;
     use crate::decode::decode_reader;
+    use crate::decode::mapped_input::TempFile;
 
-    /// The same text decoded by one decoder and in parallel chunks gives the same bytes.
+    /// The same text decoded by one decoder and in parallel chunks, read or mapped, gives
+    /// the same bytes.
     fn same_as_sequential(text: &[u8], catalog: &EventCatalog) {
         let mut sequential = Vec::new();
         let mut decoder = Decoder::new(catalog);
@@ -304,6 +427,25 @@ mod tests {
         let summary = decode_parallel(text, catalog, RecordFormat::Json, &mut parallel, 2).unwrap();
         assert_eq!(summary, *decoder.summary());
         assert!(sequential == parallel, "parallel output differs");
+
+        let file = TempFile::new(text);
+        let map = file.map();
+        for threads in [1, 3] {
+            let mut mapped = Vec::new();
+            let mut seen = 0;
+            let summary = decode_mapped(
+                &map,
+                catalog,
+                RecordFormat::Json,
+                &mut mapped,
+                threads,
+                &mut |n| seen += n,
+            )
+            .unwrap();
+            assert_eq!(summary, *decoder.summary());
+            assert_eq!(seen, text.len(), "progress told of every byte");
+            assert!(sequential == mapped, "mapped output differs");
+        }
     }
 
     #[test]
