@@ -497,6 +497,19 @@ pub(super) fn decode_event_with<'a>(
         stack: Vec::new(),
         ustack: Vec::new(),
     };
+    decode_event_into(catalog, candidates, text, &mut event);
+    event
+}
+
+/// [`decode_event_with`] into an event the caller built (header set, `fields` empty): the
+/// in-place path builds its record where it stays, as moving a record cost a `memcpy`
+/// call each time.
+pub(super) fn decode_event_into<'a>(
+    catalog: &'a EventCatalog,
+    candidates: &'a [CatalogEntry],
+    text: EventText<'a>,
+    event: &mut Event<'a>,
+) {
     match text {
         EventText::Named { name, body } => {
             event.name = Cow::Borrowed(name);
@@ -506,12 +519,12 @@ pub(super) fn decode_event_with<'a>(
                 };
                 if split_with_template_into(template, body, &mut event.fields) {
                     event.group = Some(&entry.group);
-                    return event;
+                    return;
                 }
                 if let Some(fields) = split_old_layouts(template, body) {
                     event.group = Some(&entry.group);
                     set_fields(&mut event.fields, fields);
-                    return event;
+                    return;
                 }
             }
             event.group = candidates.first().map(|e| e.group.as_str());
@@ -564,7 +577,6 @@ pub(super) fn decode_event_with<'a>(
             ]);
         }
     }
-    event
 }
 
 /// Layouts the print fmt does not describe: old uprobe text with extra spaces after

@@ -102,6 +102,24 @@ pub(crate) fn starts_with_word(input: &[u8], word: u64, mask: u64, len: usize) -
     }
 }
 
+/// Whether `input` starts with `prefix`, compared eight bytes at a time, inline: literals
+/// and delimiters are a few bytes, where a call to `memcmp` costs more than the compare.
+#[inline(always)]
+pub(crate) fn has_prefix(input: &[u8], prefix: &[u8]) -> bool {
+    let Some(head) = input.get(..prefix.len()) else {
+        return false;
+    };
+    let mut words = head.chunks_exact(8).zip(prefix.chunks_exact(8));
+    if !words.all(|(a, b)| a.iter().zip(b).all(|(x, y)| x == y)) {
+        return false;
+    }
+    let whole = prefix.len() / 8 * 8;
+    head[whole..]
+        .iter()
+        .zip(&prefix[whole..])
+        .all(|(x, y)| x == y)
+}
+
 /// Where the next `\n` at or after `from` is. Trace lines are about a hundred bytes, where
 /// `memchr`'s setup for long inputs cost more than the scan: sixteen bytes at a time,
 /// inline.
@@ -138,7 +156,7 @@ pub(crate) fn find_literal(haystack: &[u8], needle: &[u8], from: usize) -> Optio
     const HIGHS: u64 = 0x8080_8080_8080_8080;
     let first = *needle.first()?;
     let pattern = u64::from(first) * ONES;
-    let matches_at = |at: usize| haystack[at..].starts_with(needle);
+    let matches_at = |at: usize| has_prefix(&haystack[at..], needle);
     let mut at = from;
     while let Some(chunk) = haystack.get(at..at + 8) {
         let mut word = [0u8; 8];
@@ -162,6 +180,25 @@ pub(crate) fn find_literal(haystack: &[u8], needle: &[u8], from: usize) -> Optio
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn has_prefix_agrees_with_starts_with() {
+        let text = b"0123456789abcdefghijklmnopqrstuvwxyz";
+        for len in 0..text.len() {
+            for cut in 0..=text.len() {
+                let prefix = &text[..len];
+                assert_eq!(
+                    has_prefix(&text[..cut], prefix),
+                    text[..cut].starts_with(prefix)
+                );
+                let mut other = prefix.to_vec();
+                if let Some(last) = other.last_mut() {
+                    *last ^= 1;
+                    assert!(!has_prefix(text, &other));
+                }
+            }
+        }
+    }
 
     #[test]
     fn find_newline_at_every_offset_and_start() {

@@ -8,6 +8,7 @@
 //! every other split, so the result is the same either way.
 
 use super::bytes::find_literal;
+use super::bytes::has_prefix;
 use super::bytes::literal_word;
 use super::bytes::starts_with_word;
 use super::fields::push_field;
@@ -162,10 +163,12 @@ impl Steps {
                     }
                     input = &input[*len..];
                 }
-                Step::Literal(lit) => match input.strip_prefix(&lit[..]) {
-                    Some(rest) => input = rest,
-                    None => return StepsEnd::Mismatch,
-                },
+                Step::Literal(lit) => {
+                    if !has_prefix(input, lit) {
+                        return StepsEnd::Mismatch;
+                    }
+                    input = &input[lit.len()..];
+                }
                 Step::Signed(field) => {
                     let Some((value, used)) = scan_signed(input) else {
                         return StepsEnd::Mismatch;

@@ -495,6 +495,7 @@ fn parse_i32(digits: &[u8]) -> Option<i32> {
     }
 }
 
+#[inline(always)]
 pub(crate) fn trim_start(s: &[u8]) -> &[u8] {
     let n = s.iter().take_while(|b| **b == b' ' || **b == b'\t').count();
     &s[n..]
