@@ -152,18 +152,73 @@ pub(crate) fn find_newline(text: &[u8], from: usize) -> Option<usize> {
 /// `memchr` or `memcmp`, whose setup cost more than the scan on strings this short.
 #[inline]
 pub(crate) fn find_literal(haystack: &[u8], needle: &[u8], from: usize) -> Option<usize> {
+    let first = *needle.first()?;
+    find_candidates(haystack, first, from, |at| {
+        has_prefix(&haystack[at..], needle)
+    })
+}
+
+/// A literal of a template, with its first eight bytes as a word when it has no more, so
+/// that checking or finding it compares one word per place.
+#[derive(Debug, Clone)]
+pub(crate) struct Literal {
+    bytes: Box<[u8]>,
+    word: Option<(u64, u64)>,
+}
+
+impl Literal {
+    /// `bytes` must not be empty.
+    pub(crate) fn new(bytes: &[u8]) -> Self {
+        Self {
+            bytes: bytes.into(),
+            word: literal_word(bytes),
+        }
+    }
+
+    pub(crate) fn bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.bytes.len()
+    }
+
+    /// Whether `input` starts with it.
+    #[inline(always)]
+    pub(crate) fn is_prefix_of(&self, input: &[u8]) -> bool {
+        match self.word {
+            Some((word, mask)) => starts_with_word(input, word, mask, self.bytes.len()),
+            None => has_prefix(input, &self.bytes),
+        }
+    }
+
+    /// Where it first occurs in `haystack`, as [`find_literal`].
+    #[inline(always)]
+    pub(crate) fn find_in(&self, haystack: &[u8]) -> Option<usize> {
+        let first = *self.bytes.first()?;
+        find_candidates(haystack, first, 0, |at| self.is_prefix_of(&haystack[at..]))
+    }
+}
+
+/// The first place at or after `from` where `haystack` holds `first` and `matches_at` says
+/// yes; the places with `first` are found eight bytes at a time.
+#[inline(always)]
+fn find_candidates(
+    haystack: &[u8],
+    first: u8,
+    from: usize,
+    matches_at: impl Fn(usize) -> bool,
+) -> Option<usize> {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGHS: u64 = 0x8080_8080_8080_8080;
-    let first = *needle.first()?;
     let pattern = u64::from(first) * ONES;
-    let matches_at = |at: usize| has_prefix(&haystack[at..], needle);
     let mut at = from;
     while let Some(chunk) = haystack.get(at..at + 8) {
         let mut word = [0u8; 8];
         word.copy_from_slice(chunk);
         let x = u64::from_le_bytes(word) ^ pattern;
         // High bits of the bytes equal to `first`: none missed, and a false one only above
-        // a true one (a borrow moves up), which the comparison below rejects.
+        // a true one (a borrow moves up), which `matches_at` rejects.
         let mut candidates = x.wrapping_sub(ONES) & !x & HIGHS;
         while candidates != 0 {
             let candidate = at + (candidates.trailing_zeros() / 8) as usize;
@@ -196,6 +251,23 @@ mod tests {
                     *last ^= 1;
                     assert!(!has_prefix(text, &other));
                 }
+            }
+        }
+    }
+
+    #[test]
+    fn literals_find_and_match_as_the_byte_functions_do() {
+        let hay = b"xx\" b=1\" b=2 a_long_delimiter=3 a_long_delimiter";
+        for needle in [&b"\" b="[..], b" ", b"a_long_delimiter=", b"zz", b"2"] {
+            let literal = Literal::new(needle);
+            for start in 0..hay.len() {
+                let hay = &hay[start..];
+                assert_eq!(
+                    literal.find_in(hay),
+                    find_literal(hay, needle, 0),
+                    "{needle:?}"
+                );
+                assert_eq!(literal.is_prefix_of(hay), hay.starts_with(needle));
             }
         }
     }

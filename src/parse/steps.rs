@@ -7,10 +7,7 @@
 //! goes to the general matcher (`fields.rs`), which tries the same path first and then
 //! every other split, so the result is the same either way.
 
-use super::bytes::find_literal;
-use super::bytes::has_prefix;
-use super::bytes::literal_word;
-use super::bytes::starts_with_word;
+use super::bytes::Literal;
 use super::fields::push_field;
 use super::fields::scan_hex;
 use super::fields::scan_signed;
@@ -29,14 +26,7 @@ pub(crate) struct Steps {
 
 #[derive(Debug, Clone)]
 enum Step {
-    /// A literal of one to eight bytes: its little-endian word and the mask of its bytes.
-    ShortLiteral {
-        word: u64,
-        mask: u64,
-        len: usize,
-    },
-    /// A longer literal.
-    Literal(Box<[u8]>),
+    Literal(Literal),
     Signed(Option<usize>),
     Unsigned(Option<usize>),
     Hex(Option<usize>),
@@ -48,7 +38,7 @@ enum Step {
     /// after it) first occurs; the step consumes the delimiter too.
     Until {
         string: StringStep,
-        delimiter: Box<[u8]>,
+        delimiter: Literal,
     },
     /// A string that runs to the end of the text.
     ToEnd(StringStep),
@@ -89,7 +79,7 @@ impl Steps {
             index += 1;
             let (kind, field) = match segment {
                 Segment::Literal(lit) => {
-                    steps.push(literal_step(lit));
+                    steps.push(Step::Literal(Literal::new(lit)));
                     continue;
                 }
                 Segment::Value { kind, field } => (*kind, *field),
@@ -134,7 +124,7 @@ impl Steps {
                     delimiter.extend_from_slice(next);
                     steps.push(Step::Until {
                         string,
-                        delimiter: delimiter.into(),
+                        delimiter: Literal::new(&delimiter),
                     });
                     index += 1;
                 }
@@ -157,14 +147,8 @@ impl Steps {
         let mut input = body;
         for step in &self.steps {
             match step {
-                Step::ShortLiteral { word, mask, len } => {
-                    if !starts_with_word(input, *word, *mask, *len) {
-                        return StepsEnd::Mismatch;
-                    }
-                    input = &input[*len..];
-                }
                 Step::Literal(lit) => {
-                    if !has_prefix(input, lit) {
+                    if !lit.is_prefix_of(input) {
                         return StepsEnd::Mismatch;
                     }
                     input = &input[lit.len()..];
@@ -211,7 +195,7 @@ impl Steps {
                         if let Some(rest) = input.strip_prefix(b"(fault)") {
                             // No quotes then: the literal after the value comes next.
                             push(string.field, Value::Fault);
-                            match rest.strip_prefix(&delimiter[1..]) {
+                            match rest.strip_prefix(&delimiter.bytes()[1..]) {
                                 Some(rest) => input = rest,
                                 None => return StepsEnd::Mismatch,
                             }
@@ -221,7 +205,7 @@ impl Steps {
                     let Some(inner) = open_quote(input, string.quoted) else {
                         return StepsEnd::Mismatch;
                     };
-                    let Some(end) = find_literal(inner, delimiter, 0) else {
+                    let Some(end) = delimiter.find_in(inner) else {
                         // No split can end this string: the text ends inside it.
                         return StepsEnd::RanOut;
                     };
@@ -291,17 +275,6 @@ pub(crate) enum StepsEnd {
     RanOut,
     /// The text does not fit this way.
     Mismatch,
-}
-
-fn literal_step(lit: &[u8]) -> Step {
-    match literal_word(lit) {
-        Some((word, mask)) => Step::ShortLiteral {
-            word,
-            mask,
-            len: lit.len(),
-        },
-        None => Step::Literal(lit.into()),
-    }
 }
 
 /// The text after the opening quote of a quoted string, or all of it.
