@@ -6,48 +6,50 @@ use std::io::Write;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 
-/// Appends `bytes` as a JSON string when they are valid UTF-8, and as
+use super::cursor::Cursor;
+
+/// Writes `bytes` as a JSON string when they are valid UTF-8, and as
 /// `{"bytes":"<base64>"}` otherwise, so no byte is lost or replaced.
 #[inline]
-pub(crate) fn json_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
+pub(crate) fn json_bytes<'b>(mut out: Cursor<'b>, bytes: &[u8]) -> Cursor<'b> {
     // Plain ASCII (the common case: comms, names, paths) is written as is, in one scan.
     if is_plain_ascii(bytes) {
-        out.push(b'"');
-        out.extend_from_slice(bytes);
-        out.push(b'"');
-    } else if bytes.is_ascii() || std::str::from_utf8(bytes).is_ok() {
-        json_escaped(out, bytes);
+        out.put_quoted(bytes);
+        out
     } else {
-        out.extend_from_slice(b"{\"bytes\":\"");
-        out.extend_from_slice(STANDARD.encode(bytes).as_bytes());
-        out.extend_from_slice(b"\"}");
+        json_not_plain(out, bytes)
     }
 }
 
-/// Appends `name` (a field, event or flags column) as a JSON string: the same as
+/// [`json_bytes`] for bytes that need escaping, or are not UTF-8.
+#[cold]
+fn json_not_plain<'b>(mut out: Cursor<'b>, bytes: &[u8]) -> Cursor<'b> {
+    if bytes.is_ascii() || std::str::from_utf8(bytes).is_ok() {
+        json_escaped(out, bytes)
+    } else {
+        out.put_literal(b"{\"bytes\":\"");
+        out.put(STANDARD.encode(bytes).as_bytes());
+        out.put_literal(b"\"}");
+        out
+    }
+}
+
+/// Writes `name` (a field, event or flags column) as a JSON string: the same as
 /// [`json_bytes`], whose quick path takes plain names.
-pub(crate) fn json_name(out: &mut Vec<u8>, name: &[u8]) {
-    json_bytes(out, name);
+pub(crate) fn json_name<'b>(out: Cursor<'b>, name: &[u8]) -> Cursor<'b> {
+    json_bytes(out, name)
 }
 
-/// Appends `name` as an object key: `"name":`. Field names are short identifiers, so the
-/// plain case is checked and written in one go.
-#[inline]
-pub(crate) fn json_key(out: &mut Vec<u8>, name: &[u8]) {
-    if is_plain_ascii(name) {
-        out.reserve(name.len() + 3);
-        out.push(b'"');
-        out.extend_from_slice(name);
-        out.extend_from_slice(b"\":");
-    } else {
-        json_bytes(out, name);
-        out.push(b':');
-    }
+/// Writes `name` as an object key: `"name":`.
+pub(crate) fn json_key<'b>(out: Cursor<'b>, name: &[u8]) -> Cursor<'b> {
+    let mut out = json_bytes(out, name);
+    out.put_byte(b':');
+    out
 }
 
-/// Appends a JSON string literal, escaping only what JSON requires.
-pub(crate) fn json_str(out: &mut Vec<u8>, s: &str) {
-    json_bytes(out, s.as_bytes());
+/// Writes a JSON string literal, escaping only what JSON requires.
+pub(crate) fn json_str<'b>(out: Cursor<'b>, s: &str) -> Cursor<'b> {
+    json_bytes(out, s.as_bytes())
 }
 
 /// Which bytes JSON needs escaped: control bytes, `"` and `\` (and DEL, for readers that
@@ -190,20 +192,20 @@ fn word_is_plain(v: u64) -> bool {
 }
 
 /// `bytes` must be valid UTF-8.
-fn json_escaped(out: &mut Vec<u8>, bytes: &[u8]) {
-    out.push(b'"');
+fn json_escaped<'b>(mut out: Cursor<'b>, bytes: &[u8]) -> Cursor<'b> {
+    out.put_byte(b'"');
     let mut start = 0;
     while let Some(i) = next_escape(bytes, start) {
-        out.extend_from_slice(&bytes[start..i]);
+        out.put(&bytes[start..i]);
         match bytes[i] {
-            b'"' => out.extend_from_slice(b"\\\""),
-            b'\\' => out.extend_from_slice(b"\\\\"),
-            b'\n' => out.extend_from_slice(b"\\n"),
-            b'\r' => out.extend_from_slice(b"\\r"),
-            b'\t' => out.extend_from_slice(b"\\t"),
+            b'"' => out.put_literal(b"\\\""),
+            b'\\' => out.put_literal(b"\\\\"),
+            b'\n' => out.put_literal(b"\\n"),
+            b'\r' => out.put_literal(b"\\r"),
+            b'\t' => out.put_literal(b"\\t"),
             other => {
                 const HEX: &[u8; 16] = b"0123456789abcdef";
-                out.extend_from_slice(&[
+                out.put_literal(&[
                     b'\\',
                     b'u',
                     b'0',
@@ -215,8 +217,9 @@ fn json_escaped(out: &mut Vec<u8>, bytes: &[u8]) {
         }
         start = i + 1;
     }
-    out.extend_from_slice(&bytes[start..]);
-    out.push(b'"');
+    out.put(&bytes[start..]);
+    out.put_byte(b'"');
+    out
 }
 
 /// Writes bytes for a human reader on one line: printable UTF-8 as is, `\n`, `\t`, `\"`,
@@ -264,9 +267,10 @@ mod tests {
     use super::*;
 
     fn json(bytes: &[u8]) -> String {
-        let mut out = Vec::new();
-        json_bytes(&mut out, bytes);
-        String::from_utf8(out).unwrap()
+        let mut room = vec![0; 6 * bytes.len() + 16];
+        let left = json_bytes(Cursor::new(&mut room), bytes).room_left();
+        let used = room.len() - left;
+        String::from_utf8(room[..used].to_vec()).unwrap()
     }
 
     #[test]
