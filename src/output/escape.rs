@@ -139,47 +139,107 @@ fn next_escape_swar(bytes: &[u8], from: usize) -> Option<usize> {
 }
 
 /// Whether every byte is printable ASCII other than `"` and `\\` (what neither JSON nor
-/// text escapes). Eight bytes at a time, the last word overlapping: it runs on every
-/// name of every event, and most are shorter than sixteen bytes.
-#[inline]
+/// text escapes). It runs on most names and strings of every event, most shorter than 32
+/// bytes: those are checked as one or two 16-byte blocks, overlapping when the length is
+/// not a multiple of sixteen (a short one repeats some of its bytes to fill a block).
+#[inline(always)]
 fn is_plain_ascii(bytes: &[u8]) -> bool {
-    let word_at = |at: usize| {
+    let len = bytes.len();
+    let word = |at: usize| {
         let mut word = [0u8; 8];
-        word.copy_from_slice(bytes.get(at..at + 8).unwrap_or(&[0; 8]));
+        word.copy_from_slice(&bytes[at..at + 8]);
         u64::from_le_bytes(word)
     };
-    let len = bytes.len();
-    if len >= 8 {
-        let mut at = 0;
-        while at + 8 <= len {
-            if !word_is_plain(word_at(at)) {
-                return false;
-            }
-            at += 8;
+    if len >= 16 {
+        if len > 32 {
+            return long_is_plain_ascii(bytes);
         }
-        return at == len || word_is_plain(word_at(len - 8));
+        return block_is_plain(word(0), word(8)) & block_is_plain(word(len - 16), word(len - 8));
     }
-    // Shorter: one word from overlapping loads in registers (bytes written to a stack
-    // word and read back as one stall the load).
-    let half = |at: usize| {
-        let mut word = [0u8; 4];
-        word.copy_from_slice(bytes.get(at..at + 4).unwrap_or(&[0; 4]));
-        u64::from(u32::from_le_bytes(word))
-    };
-    let word = match len {
-        0 => return true,
-        1..=3 => {
-            let byte = |at: usize| u64::from(bytes.get(at).copied().unwrap_or(b'a'));
-            // Every byte is one of the first, middle and last.
-            byte(0) | byte(len / 2) << 8 | byte(len - 1) << 16 | 0x6161_6161_6100_0000
+    let (low, high) = match len {
+        8.. => (word(0), word(len - 8)),
+        4.. => {
+            let half = |at: usize| {
+                let mut half = [0u8; 4];
+                half.copy_from_slice(&bytes[at..at + 4]);
+                u64::from(u32::from_le_bytes(half))
+            };
+            let both = half(0) | half(len - 4) << 32;
+            (both, both)
         }
-        _ => half(0) | half(len - 4) << 32,
+        1.. => {
+            // The first, middle and last byte are all of them; the first fills the rest.
+            let byte = |at: usize| u64::from(bytes[at]);
+            let all = (byte(0) * 0x0101_0101_0100_0000)
+                | (byte(len - 1) << 16)
+                | (byte(len / 2) << 8)
+                | byte(0);
+            (all, all)
+        }
+        0 => return true,
     };
-    word_is_plain(word)
+    block_is_plain(low, high)
+}
+
+/// [`is_plain_ascii`] for more than 32 bytes.
+#[inline(never)]
+fn long_is_plain_ascii(bytes: &[u8]) -> bool {
+    let word = |at: usize| {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(&bytes[at..at + 8]);
+        u64::from_le_bytes(word)
+    };
+    let block_at = |at: usize| block_is_plain(word(at), word(at + 8));
+    let len = bytes.len();
+    let mut at = 0;
+    while at + 16 < len {
+        if !block_at(at) {
+            return false;
+        }
+        at += 16;
+    }
+    block_at(len - 16)
+}
+
+/// Whether all sixteen bytes of `low` and `high` are printable ASCII other than `"` and
+/// `\\`: SSE2 compares all sixteen at once.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+fn block_is_plain(low: u64, high: u64) -> bool {
+    use std::arch::x86_64::_mm_cmpeq_epi8;
+    use std::arch::x86_64::_mm_cmplt_epi8;
+    use std::arch::x86_64::_mm_movemask_epi8;
+    use std::arch::x86_64::_mm_or_si128;
+    use std::arch::x86_64::_mm_set1_epi8;
+    use std::arch::x86_64::_mm_set_epi64x;
+    // SAFETY: SSE2 is part of every x86_64 CPU, and these intrinsics only compute on
+    // values in registers.
+    let flagged = unsafe {
+        let v = _mm_set_epi64x(high as i64, low as i64);
+        // Signed compare: bytes below 0x20 and every byte >= 0x80.
+        let control_or_high = _mm_cmplt_epi8(v, _mm_set1_epi8(0x20));
+        let quote = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'"' as i8));
+        let backslash = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'\\' as i8));
+        let del = _mm_cmpeq_epi8(v, _mm_set1_epi8(0x7f));
+        _mm_movemask_epi8(_mm_or_si128(
+            _mm_or_si128(control_or_high, quote),
+            _mm_or_si128(backslash, del),
+        ))
+    };
+    flagged == 0
+}
+
+/// Whether all sixteen bytes of `low` and `high` are printable ASCII other than `"` and
+/// `\\`: eight bytes at a time in a register.
+#[cfg(not(target_arch = "x86_64"))]
+#[inline(always)]
+fn block_is_plain(low: u64, high: u64) -> bool {
+    word_is_plain(low) & word_is_plain(high)
 }
 
 /// Whether all eight bytes of `v` are printable ASCII other than `"` and `\\`. Exact: a
 /// byte with its high bit set is caught before the other tests could misjudge it.
+#[cfg(any(test, not(target_arch = "x86_64")))]
 fn word_is_plain(v: u64) -> bool {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGHS: u64 = 0x8080_8080_8080_8080;
@@ -318,7 +378,7 @@ mod tests {
     fn plain_ascii_is_exactly_what_needs_no_escape() {
         for b in 0..=255u8 {
             let plain = (b' '..=b'~').contains(&b) && b != b'"' && b != b'\\';
-            for len in 1..40 {
+            for len in 1..70 {
                 for at in 0..len {
                     let mut bytes = vec![b'a'; len];
                     bytes[at] = b;
@@ -331,6 +391,19 @@ mod tests {
             }
         }
         assert!(is_plain_ascii(b""));
+    }
+
+    /// The portable check, which other targets use, agrees with the SIMD one.
+    #[test]
+    fn portable_word_check_is_exact() {
+        for b in 0..=255u8 {
+            let plain = (b' '..=b'~').contains(&b) && b != b'"' && b != b'\\';
+            for at in 0..8 {
+                let mut word = [b'a'; 8];
+                word[at] = b;
+                assert_eq!(word_is_plain(u64::from_le_bytes(word)), plain);
+            }
+        }
     }
 
     #[test]
