@@ -87,6 +87,13 @@ impl<'b> Cursor<'b> {
         }
     }
 
+    /// `n` bytes that `fill` writes.
+    pub(crate) fn put_filled(&mut self, n: usize, fill: impl FnOnce(&mut [u8])) {
+        if let Some(room) = self.take(n) {
+            fill(room);
+        }
+    }
+
     /// Any piece.
     #[inline(always)]
     pub(crate) fn put(&mut self, bytes: &[u8]) {
