@@ -110,11 +110,11 @@ impl<'b> Cursor<'b> {
         }
     }
 
-    /// The first `len` bytes of `block` (`len` at most [`SHORT`]), copied whole.
+    /// The first `len` bytes of `block` (`len` at most `N`), copied whole.
     #[inline(always)]
-    pub(crate) fn put_padded(&mut self, block: &[u8; SHORT], len: usize) {
-        let len = len.min(SHORT);
-        match self.block::<SHORT>() {
+    pub(crate) fn put_padded<const N: usize>(&mut self, block: &[u8; N], len: usize) {
+        let len = len.min(N);
+        match self.block::<N>() {
             Some(dst) => {
                 *dst = *block;
                 self.skip(len);

@@ -41,6 +41,7 @@ fn json_not_plain<'b>(mut out: Cursor<'b>, bytes: &[u8]) -> Cursor<'b> {
 
 /// Writes `name` (a field, event or flags column) as a JSON string: the same as
 /// [`json_bytes`], whose quick path takes plain names.
+#[inline]
 pub(crate) fn json_name<'b>(out: Cursor<'b>, name: &[u8]) -> Cursor<'b> {
     json_bytes(out, name)
 }
