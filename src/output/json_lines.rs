@@ -248,6 +248,10 @@ fn write_value<'b>(mut out: Cursor<'b>, value: &Value<'_>) -> Cursor<'b> {
         Value::Unsigned(v) => out.put_unsigned(*v),
         Value::Hex(digits) => write_hex(&mut out, digits),
         Value::Str(b) | Value::Symbol(b) | Value::Text(b) => out = json_bytes(out, b),
+        // Arrays of chars (a `char[]` field) are common: a printable one is copied as is.
+        Value::Char(c @ (b' '..=b'~')) if !matches!(c, b'"' | b'\\') => {
+            out.put_literal(&[b'"', *c, b'"']);
+        }
         Value::Char(c) => out = json_bytes(out, &[*c]),
         Value::Fault => out.put_literal(b"null"),
         Value::Array(items) => out = write_array(out, items),
@@ -876,7 +880,16 @@ mod tests {
                 },
                 Field {
                     name: b"a",
-                    value: Value::Array(vec![Value::Fault, Value::Hex(b"0x0"), Value::Str(b"")]),
+                    value: Value::Array(vec![
+                        Value::Fault,
+                        Value::Hex(b"0x0"),
+                        Value::Str(b""),
+                        Value::Char(b'a'),
+                        Value::Char(b'"'),
+                        Value::Char(b'\\'),
+                        Value::Char(b'~'),
+                        Value::Char(0x7f),
+                    ]),
                 },
             ],
             guessed: false,
@@ -894,7 +907,7 @@ mod tests {
                 "group": null, "event": "e",
                 "fields": {
                     "s": i64::MIN, "u": u64::MAX, "h": "0x1f", "c": "\u{0}",
-                    "a": [null, "0x0", ""],
+                    "a": [null, "0x0", "", "a", "\"", "\\", "~", "\u{7f}"],
                 },
                 "stack": ["do_sys_openat2+0x0/0x100"],
                 "ustack": ["0x00005647d826818f", "<not hex>"],

@@ -73,6 +73,7 @@ impl RecordFormatter {
     }
 
     /// Appends `record` to `out`: the same bytes as [`RecordFormat::append`].
+    #[inline]
     pub(crate) fn append(&mut self, out: &mut Vec<u8>, record: &Record<'_>) {
         match self.format {
             RecordFormat::Json => self.json.append_record(out, record),
