@@ -69,9 +69,9 @@ impl<W: Write> RecordWriter for JsonLines<W> {
     }
 }
 
-/// Formats records as JSON Lines, keeping what every record of an event repeats (the
-/// group, the name and the field keys) rendered once: those are most of the bytes of a
-/// record. Each decoding worker holds its own.
+/// Formats records as JSON Lines, keeping what records repeat rendered: each event's
+/// group, name and field keys, and the last task's columns, which are most of the bytes
+/// of a record. Each decoding worker holds its own.
 #[derive(Debug, Default)]
 pub(crate) struct JsonFormatter {
     /// Where a record is written before it is appended to the output; grows to fit.
@@ -100,6 +100,7 @@ impl JsonFormatter {
 /// Appends one record and its newline, rendering every part afresh: for callers that
 /// format a record now and then, with no [`JsonFormatter`] to keep.
 pub(crate) fn append_record(out: &mut Vec<u8>, record: &Record<'_>) {
+    // The scratch gets its room when the record does not fit in none.
     append_written(out, &mut Vec::new(), |cursor| {
         write_record(cursor, None, record)
     });

@@ -39,8 +39,8 @@ pub enum RecordFormat {
 }
 
 impl RecordFormat {
-    /// Appends `record` to `out` in this format. For many records, a [`RecordFormatter`]
-    /// is cheaper.
+    /// Appends `record` to `out` in this format, keeping nothing for the next record
+    /// (the decoders format through a formatter that does, to the same bytes).
     pub fn append(self, out: &mut Vec<u8>, record: &Record<'_>) {
         match self {
             RecordFormat::Json => json_lines::append_record(out, record),
