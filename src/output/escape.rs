@@ -81,11 +81,7 @@ const NEEDS_ESCAPE: [bool; 256] = {
 #[inline(always)]
 fn is_plain_ascii(bytes: &[u8]) -> bool {
     let len = bytes.len();
-    let word = |at: usize| {
-        let mut word = [0u8; 8];
-        word.copy_from_slice(&bytes[at..at + 8]);
-        u64::from_le_bytes(word)
-    };
+    let word = |at: usize| word_at(bytes, at);
     if len >= 16 {
         if len > 32 {
             return long_is_plain_ascii(bytes);
@@ -120,11 +116,7 @@ fn is_plain_ascii(bytes: &[u8]) -> bool {
 /// [`is_plain_ascii`] for more than 32 bytes.
 #[inline(never)]
 fn long_is_plain_ascii(bytes: &[u8]) -> bool {
-    let word = |at: usize| {
-        let mut word = [0u8; 8];
-        word.copy_from_slice(&bytes[at..at + 8]);
-        u64::from_le_bytes(word)
-    };
+    let word = |at: usize| word_at(bytes, at);
     let block_at = |at: usize| block_is_plain(word(at), word(at + 8));
     let len = bytes.len();
     let mut at = 0;
@@ -135,6 +127,14 @@ fn long_is_plain_ascii(bytes: &[u8]) -> bool {
         at += 16;
     }
     block_at(len - 16)
+}
+
+/// The eight bytes of `bytes` from `at`, as one word.
+#[inline(always)]
+fn word_at(bytes: &[u8], at: usize) -> u64 {
+    let mut word = [0u8; 8];
+    word.copy_from_slice(&bytes[at..at + 8]);
+    u64::from_le_bytes(word)
 }
 
 /// Whether all sixteen bytes of `low` and `high` are printable ASCII other than `"` and
@@ -250,11 +250,7 @@ fn write_escape(out: &mut Cursor<'_>, byte: u8) {
 /// One bit for each of the sixteen bytes from `at`, set when JSON needs it escaped.
 #[inline(always)]
 fn escape_mask_at(bytes: &[u8], at: usize) -> u32 {
-    let word = |at: usize| {
-        let mut word = [0u8; 8];
-        word.copy_from_slice(&bytes[at..at + 8]);
-        u64::from_le_bytes(word)
-    };
+    let word = |at: usize| word_at(bytes, at);
     escape_mask(word(at), word(at + 8))
 }
 

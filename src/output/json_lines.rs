@@ -409,8 +409,7 @@ impl LastTask {
     }
 }
 
-/// The rendered parts of the events seen, found again by content, never by address:
-/// records may borrow from buffers that are later reused for other text.
+/// The rendered parts of the events seen.
 #[derive(Debug, Default)]
 struct EventCache {
     /// By the fingerprint of the event's name (open addressing); empty until the first
