@@ -36,6 +36,7 @@ use crate::kallsyms::RefusalKind;
 use crate::kallsyms::TargetWarning;
 use crate::kallsyms::DEBUGFS;
 use crate::output::RecordFormat;
+use crate::output::RecordFormatter;
 use crate::parse::parse_dynamic_event;
 use crate::spec::assign_names;
 use crate::spec::FileOffset;
@@ -835,6 +836,7 @@ fn stream_events(
         duration: args.duration.map(Duration::from_secs_f64),
     };
     let mut symbolizer = args.ustack.then(UstackSymbolizer::new);
+    let mut formatter = RecordFormatter::new(format);
     let mut sink = |record: &Record<'_>| -> io::Result<()> {
         match record {
             Record::Event(event) => {
@@ -859,8 +861,10 @@ fn stream_events(
         buf.clear();
         match symbolizer.as_mut() {
             // --ustack: frames become `func+0x12 (/path)` while the process still exists.
-            Some(symbolizer) => symbolizer.with_symbolized(record, |r| format.append(&mut buf, r)),
-            None => format.append(&mut buf, record),
+            Some(symbolizer) => {
+                symbolizer.with_symbolized(record, |r| formatter.append(&mut buf, r));
+            }
+            None => formatter.append(&mut buf, record),
         }
         // Each record goes out as it is decoded: a live view must not wait for a buffer.
         out.write_all(&buf)?;

@@ -28,6 +28,7 @@ use super::reader::DecodeError;
 use super::record::Record;
 use super::summary::DecodeSummary;
 use crate::output::RecordFormat;
+use crate::output::RecordFormatter;
 use crate::parse::parse_line;
 use crate::parse::TraceLine;
 
@@ -306,8 +307,9 @@ fn decode_chunk<'c>(
         RecordFormat::None => Vec::new(),
         _ => pool.take(chunk.text.len() * 2),
     };
+    let mut formatter = RecordFormatter::new(format);
     let mut sink = |record: &Record<'_>| -> Result<(), std::convert::Infallible> {
-        format.append(&mut output, record);
+        formatter.append(&mut output, record);
         Ok(())
     };
     let Ok(()) = decoder.push_text(&chunk.text, &mut sink);
@@ -347,6 +349,7 @@ fn merge<'c, W: Write>(
     let mut summary = DecodeSummary::default();
     let mut carried: Option<Decoder<'c>> = None;
     let mut tail = Vec::new();
+    let mut formatter = RecordFormatter::new(format);
     for decoded in done {
         waiting.insert(decoded.chunk.index, decoded);
         while let Some(decoded) = waiting.remove(&next) {
@@ -358,7 +361,7 @@ fn merge<'c, W: Write>(
                     // The previous record runs into this chunk: decode it again, in order.
                     let mut output = Vec::new();
                     let mut sink = |record: &Record<'_>| -> Result<(), std::convert::Infallible> {
-                        format.append(&mut output, record);
+                        formatter.append(&mut output, record);
                         Ok(())
                     };
                     let Ok(()) = previous.push_text(&decoded.chunk.text, &mut sink);
@@ -370,7 +373,7 @@ fn merge<'c, W: Write>(
                         tail.clear();
                         let mut sink =
                             |record: &Record<'_>| -> Result<(), std::convert::Infallible> {
-                                format.append(&mut tail, record);
+                                formatter.append(&mut tail, record);
                                 Ok(())
                             };
                         let Ok(()) = previous.finish(&mut sink);
@@ -396,7 +399,7 @@ fn merge<'c, W: Write>(
     if let Some(mut last) = carried {
         tail.clear();
         let mut sink = |record: &Record<'_>| -> Result<(), std::convert::Infallible> {
-            format.append(&mut tail, record);
+            formatter.append(&mut tail, record);
             Ok(())
         };
         let Ok(()) = last.finish(&mut sink);

@@ -6,52 +6,61 @@ use std::io::Write;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 
-/// Appends `bytes` as a JSON string when they are valid UTF-8, and as
+use super::cursor::Cursor;
+
+/// Writes `bytes` as a JSON string when they are valid UTF-8, and as
 /// `{"bytes":"<base64>"}` otherwise, so no byte is lost or replaced.
 #[inline]
-pub(crate) fn json_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
+pub(crate) fn json_bytes<'b>(mut out: Cursor<'b>, bytes: &[u8]) -> Cursor<'b> {
     // Plain ASCII (the common case: comms, names, paths) is written as is, in one scan.
     if is_plain_ascii(bytes) {
-        out.push(b'"');
-        out.extend_from_slice(bytes);
-        out.push(b'"');
-    } else if bytes.is_ascii() || std::str::from_utf8(bytes).is_ok() {
-        json_escaped(out, bytes);
+        out.put_quoted(bytes);
+        out
     } else {
-        out.extend_from_slice(b"{\"bytes\":\"");
-        out.extend_from_slice(STANDARD.encode(bytes).as_bytes());
-        out.extend_from_slice(b"\"}");
+        json_not_plain(out, bytes)
     }
 }
 
-/// Appends `name` (a field, event or flags column) as a JSON string: the same as
+/// [`json_bytes`] for bytes that need escaping, or are not UTF-8.
+#[cold]
+fn json_not_plain<'b>(mut out: Cursor<'b>, bytes: &[u8]) -> Cursor<'b> {
+    if bytes.is_ascii() || std::str::from_utf8(bytes).is_ok() {
+        json_escaped(out, bytes)
+    } else {
+        out.put_literal(b"{\"bytes\":\"");
+        // Encoded in place; `None` only for a length no memory holds.
+        let encoded_len = base64::encoded_len(bytes.len(), true).unwrap_or(usize::MAX);
+        out.put_filled(encoded_len, |room| {
+            // Cannot fail: the room is the encoded length.
+            let _ = STANDARD.encode_slice(bytes, room);
+        });
+        out.put_literal(b"\"}");
+        out
+    }
+}
+
+/// Writes `name` (a field, event or flags column) as a JSON string: the same as
 /// [`json_bytes`], whose quick path takes plain names.
-pub(crate) fn json_name(out: &mut Vec<u8>, name: &[u8]) {
-    json_bytes(out, name);
-}
-
-/// Appends `name` as an object key: `"name":`. Field names are short identifiers, so the
-/// plain case is checked and written in one go.
 #[inline]
-pub(crate) fn json_key(out: &mut Vec<u8>, name: &[u8]) {
-    if is_plain_ascii(name) {
-        out.reserve(name.len() + 3);
-        out.push(b'"');
-        out.extend_from_slice(name);
-        out.extend_from_slice(b"\":");
-    } else {
-        json_bytes(out, name);
-        out.push(b':');
-    }
+pub(crate) fn json_name<'b>(out: Cursor<'b>, name: &[u8]) -> Cursor<'b> {
+    json_bytes(out, name)
 }
 
-/// Appends a JSON string literal, escaping only what JSON requires.
-pub(crate) fn json_str(out: &mut Vec<u8>, s: &str) {
-    json_bytes(out, s.as_bytes());
+/// Writes `name` as an object key: `"name":`.
+pub(crate) fn json_key<'b>(out: Cursor<'b>, name: &[u8]) -> Cursor<'b> {
+    let mut out = json_bytes(out, name);
+    out.put_byte(b':');
+    out
+}
+
+/// Writes a JSON string literal, escaping only what JSON requires.
+pub(crate) fn json_str<'b>(out: Cursor<'b>, s: &str) -> Cursor<'b> {
+    json_bytes(out, s.as_bytes())
 }
 
 /// Which bytes JSON needs escaped: control bytes, `"` and `\` (and DEL, for readers that
 /// choke on it).
+#[cfg(any(test, not(target_arch = "x86_64")))]
 const NEEDS_ESCAPE: [bool; 256] = {
     let mut table = [false; 256];
     let mut b = 0;
@@ -65,119 +74,108 @@ const NEEDS_ESCAPE: [bool; 256] = {
     table
 };
 
-/// Index of the first byte at or after `from` that JSON needs escaped. Looks at eight
-/// bytes at a time: most strings have none.
-fn next_escape(bytes: &[u8], from: usize) -> Option<usize> {
-    #[cfg(target_arch = "x86_64")]
-    let from = sse2_clean_prefix(bytes, from);
-    next_escape_swar(bytes, from)
+/// Whether every byte is printable ASCII other than `"` and `\\` (what neither JSON nor
+/// text escapes). It runs on most names and strings of every event, most shorter than 32
+/// bytes: those are checked as one or two 16-byte blocks, overlapping when the length is
+/// not a multiple of sixteen (a short one repeats some of its bytes to fill a block).
+#[inline(always)]
+fn is_plain_ascii(bytes: &[u8]) -> bool {
+    let len = bytes.len();
+    let word = |at: usize| word_at(bytes, at);
+    if len >= 16 {
+        if len > 32 {
+            return long_is_plain_ascii(bytes);
+        }
+        return block_is_plain(word(0), word(8)) & block_is_plain(word(len - 16), word(len - 8));
+    }
+    let (low, high) = match len {
+        8.. => (word(0), word(len - 8)),
+        4.. => {
+            let half = |at: usize| {
+                let mut half = [0u8; 4];
+                half.copy_from_slice(&bytes[at..at + 4]);
+                u64::from(u32::from_le_bytes(half))
+            };
+            let both = half(0) | half(len - 4) << 32;
+            (both, both)
+        }
+        1.. => {
+            // The first, middle and last byte are all of them; the first fills the rest.
+            let byte = |at: usize| u64::from(bytes[at]);
+            let all = (byte(0) * 0x0101_0101_0100_0000)
+                | (byte(len - 1) << 16)
+                | (byte(len / 2) << 8)
+                | byte(0);
+            (all, all)
+        }
+        0 => return true,
+    };
+    block_is_plain(low, high)
 }
 
-/// Skips 16-byte blocks that need no escaping, with SSE2 (part of every x86_64 CPU).
-/// Returns where the first block that may need escaping starts.
+/// [`is_plain_ascii`] for more than 32 bytes.
+#[inline(never)]
+fn long_is_plain_ascii(bytes: &[u8]) -> bool {
+    let word = |at: usize| word_at(bytes, at);
+    let block_at = |at: usize| block_is_plain(word(at), word(at + 8));
+    let len = bytes.len();
+    let mut at = 0;
+    while at + 16 < len {
+        if !block_at(at) {
+            return false;
+        }
+        at += 16;
+    }
+    block_at(len - 16)
+}
+
+/// The eight bytes of `bytes` from `at`, as one word.
+#[inline(always)]
+fn word_at(bytes: &[u8], at: usize) -> u64 {
+    let mut word = [0u8; 8];
+    word.copy_from_slice(&bytes[at..at + 8]);
+    u64::from_le_bytes(word)
+}
+
+/// Whether all sixteen bytes of `low` and `high` are printable ASCII other than `"` and
+/// `\\`: SSE2 compares all sixteen at once.
 #[cfg(target_arch = "x86_64")]
-fn sse2_clean_prefix(bytes: &[u8], from: usize) -> usize {
+#[inline(always)]
+fn block_is_plain(low: u64, high: u64) -> bool {
     use std::arch::x86_64::_mm_cmpeq_epi8;
     use std::arch::x86_64::_mm_cmplt_epi8;
-    use std::arch::x86_64::_mm_loadu_si128;
     use std::arch::x86_64::_mm_movemask_epi8;
     use std::arch::x86_64::_mm_or_si128;
     use std::arch::x86_64::_mm_set1_epi8;
-    let mut i = from;
-    while let Some(block) = bytes.get(i..i + 16) {
-        // SAFETY: SSE2 is always available on x86_64, and `block` is 16 readable bytes
-        // (an unaligned load is allowed).
-        let flagged = unsafe {
-            let v = _mm_loadu_si128(block.as_ptr().cast());
-            // Signed compare: bytes below 0x20 and every byte >= 0x80 (a false alarm for
-            // UTF-8, which the byte loop then clears).
-            let low = _mm_cmplt_epi8(v, _mm_set1_epi8(0x20));
-            let quote = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'"' as i8));
-            let backslash = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'\\' as i8));
-            let del = _mm_cmpeq_epi8(v, _mm_set1_epi8(0x7f));
-            _mm_movemask_epi8(_mm_or_si128(
-                _mm_or_si128(low, quote),
-                _mm_or_si128(backslash, del),
-            ))
-        };
-        if flagged != 0 {
-            break;
-        }
-        i += 16;
-    }
-    i
+    use std::arch::x86_64::_mm_set_epi64x;
+    // SAFETY: SSE2 is part of every x86_64 CPU, and these intrinsics only compute on
+    // values in registers.
+    let flagged = unsafe {
+        let v = _mm_set_epi64x(high as i64, low as i64);
+        // Signed compare: bytes below 0x20 and every byte >= 0x80.
+        let control_or_high = _mm_cmplt_epi8(v, _mm_set1_epi8(0x20));
+        let quote = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'"' as i8));
+        let backslash = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'\\' as i8));
+        let del = _mm_cmpeq_epi8(v, _mm_set1_epi8(0x7f));
+        _mm_movemask_epi8(_mm_or_si128(
+            _mm_or_si128(control_or_high, quote),
+            _mm_or_si128(backslash, del),
+        ))
+    };
+    flagged == 0
 }
 
-/// The portable scan: eight bytes at a time, then byte by byte.
-fn next_escape_swar(bytes: &[u8], from: usize) -> Option<usize> {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGHS: u64 = 0x8080_8080_8080_8080;
-    let has_zero = |v: u64| v.wrapping_sub(ONES) & !v & HIGHS;
-    let mut i = from;
-    while let Some(chunk) = bytes.get(i..i + 8) {
-        let mut word = [0u8; 8];
-        word.copy_from_slice(chunk);
-        let v = u64::from_le_bytes(word);
-        // A byte below 0x20, or equal to `"`, `\` or DEL. (Exact for ASCII bytes; a high
-        // byte may raise a false alarm, which only sends the chunk to the byte loop.)
-        let below_space = v.wrapping_sub(ONES * 0x20) & !v & HIGHS;
-        let special = has_zero(v ^ (ONES * u64::from(b'"')))
-            | has_zero(v ^ (ONES * u64::from(b'\\')))
-            | has_zero(v ^ (ONES * 0x7f));
-        if below_space | special != 0 {
-            break;
-        }
-        i += 8;
-    }
-    bytes
-        .get(i..)?
-        .iter()
-        .position(|b| NEEDS_ESCAPE[usize::from(*b)])
-        .map(|p| i + p)
-}
-
-/// Whether every byte is printable ASCII other than `"` and `\\` (what neither JSON nor
-/// text escapes). Eight bytes at a time, the last word overlapping: it runs on every
-/// name of every event, and most are shorter than sixteen bytes.
-#[inline]
-fn is_plain_ascii(bytes: &[u8]) -> bool {
-    let word_at = |at: usize| {
-        let mut word = [0u8; 8];
-        word.copy_from_slice(bytes.get(at..at + 8).unwrap_or(&[0; 8]));
-        u64::from_le_bytes(word)
-    };
-    let len = bytes.len();
-    if len >= 8 {
-        let mut at = 0;
-        while at + 8 <= len {
-            if !word_is_plain(word_at(at)) {
-                return false;
-            }
-            at += 8;
-        }
-        return at == len || word_is_plain(word_at(len - 8));
-    }
-    // Shorter: one word from overlapping loads in registers (bytes written to a stack
-    // word and read back as one stall the load).
-    let half = |at: usize| {
-        let mut word = [0u8; 4];
-        word.copy_from_slice(bytes.get(at..at + 4).unwrap_or(&[0; 4]));
-        u64::from(u32::from_le_bytes(word))
-    };
-    let word = match len {
-        0 => return true,
-        1..=3 => {
-            let byte = |at: usize| u64::from(bytes.get(at).copied().unwrap_or(b'a'));
-            // Every byte is one of the first, middle and last.
-            byte(0) | byte(len / 2) << 8 | byte(len - 1) << 16 | 0x6161_6161_6100_0000
-        }
-        _ => half(0) | half(len - 4) << 32,
-    };
-    word_is_plain(word)
+/// Whether all sixteen bytes of `low` and `high` are printable ASCII other than `"` and
+/// `\\`: eight bytes at a time in a register.
+#[cfg(not(target_arch = "x86_64"))]
+#[inline(always)]
+fn block_is_plain(low: u64, high: u64) -> bool {
+    word_is_plain(low) & word_is_plain(high)
 }
 
 /// Whether all eight bytes of `v` are printable ASCII other than `"` and `\\`. Exact: a
 /// byte with its high bit set is caught before the other tests could misjudge it.
+#[cfg(any(test, not(target_arch = "x86_64")))]
 fn word_is_plain(v: u64) -> bool {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGHS: u64 = 0x8080_8080_8080_8080;
@@ -190,33 +188,118 @@ fn word_is_plain(v: u64) -> bool {
 }
 
 /// `bytes` must be valid UTF-8.
-fn json_escaped(out: &mut Vec<u8>, bytes: &[u8]) {
-    out.push(b'"');
-    let mut start = 0;
-    while let Some(i) = next_escape(bytes, start) {
-        out.extend_from_slice(&bytes[start..i]);
-        match bytes[i] {
-            b'"' => out.extend_from_slice(b"\\\""),
-            b'\\' => out.extend_from_slice(b"\\\\"),
-            b'\n' => out.extend_from_slice(b"\\n"),
-            b'\r' => out.extend_from_slice(b"\\r"),
-            b'\t' => out.extend_from_slice(b"\\t"),
-            other => {
-                const HEX: &[u8; 16] = b"0123456789abcdef";
-                out.extend_from_slice(&[
-                    b'\\',
-                    b'u',
-                    b'0',
-                    b'0',
-                    HEX[usize::from(other >> 4)],
-                    HEX[usize::from(other & 0xf)],
-                ]);
-            }
+fn json_escaped<'b>(mut out: Cursor<'b>, bytes: &[u8]) -> Cursor<'b> {
+    out.put_byte(b'"');
+    let len = bytes.len();
+    // Bytes before `written` are out.
+    let mut written = 0;
+    let mut at = 0;
+    while at < len {
+        // The bytes that need escaping among the sixteen from `base`, those before `at`
+        // (seen already, when the last block overlaps the one before) left out.
+        let (base, mut mask) = if at + 16 <= len {
+            (at, escape_mask_at(bytes, at))
+        } else if len >= 16 {
+            let base = len - 16;
+            (
+                base,
+                escape_mask_at(bytes, base) >> (at - base) << (at - base),
+            )
+        } else {
+            let mut block = [0; 16];
+            block[..len].copy_from_slice(bytes);
+            let padding = u32::MAX << len;
+            (0, escape_mask_at(&block, 0) & !padding)
+        };
+        while mask != 0 {
+            let i = base + mask.trailing_zeros() as usize;
+            out.put(&bytes[written..i]);
+            write_escape(&mut out, bytes[i]);
+            written = i + 1;
+            mask &= mask - 1;
         }
-        start = i + 1;
+        at += 16;
     }
-    out.extend_from_slice(&bytes[start..]);
-    out.push(b'"');
+    out.put(&bytes[written..]);
+    out.put_byte(b'"');
+    out
+}
+
+/// The escape of one byte that needs it.
+fn write_escape(out: &mut Cursor<'_>, byte: u8) {
+    match byte {
+        b'"' => out.put_literal(b"\\\""),
+        b'\\' => out.put_literal(b"\\\\"),
+        b'\n' => out.put_literal(b"\\n"),
+        b'\r' => out.put_literal(b"\\r"),
+        b'\t' => out.put_literal(b"\\t"),
+        other => {
+            const HEX: &[u8; 16] = b"0123456789abcdef";
+            out.put_literal(&[
+                b'\\',
+                b'u',
+                b'0',
+                b'0',
+                HEX[usize::from(other >> 4)],
+                HEX[usize::from(other & 0xf)],
+            ]);
+        }
+    }
+}
+
+/// One bit for each of the sixteen bytes from `at`, set when JSON needs it escaped.
+#[inline(always)]
+fn escape_mask_at(bytes: &[u8], at: usize) -> u32 {
+    let word = |at: usize| word_at(bytes, at);
+    escape_mask(word(at), word(at + 8))
+}
+
+/// One bit for each byte of `low`, then `high`, set when JSON needs it escaped: SSE2
+/// compares all sixteen at once.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+fn escape_mask(low: u64, high: u64) -> u32 {
+    use std::arch::x86_64::_mm_cmpeq_epi8;
+    use std::arch::x86_64::_mm_min_epu8;
+    use std::arch::x86_64::_mm_movemask_epi8;
+    use std::arch::x86_64::_mm_or_si128;
+    use std::arch::x86_64::_mm_set1_epi8;
+    use std::arch::x86_64::_mm_set_epi64x;
+    // SAFETY: SSE2 is part of every x86_64 CPU, and these intrinsics only compute on
+    // values in registers.
+    let mask = unsafe {
+        let v = _mm_set_epi64x(high as i64, low as i64);
+        // Unsigned `byte <= 0x1f` (the smaller of the two is the byte), so that the
+        // bytes of UTF-8 characters are not taken for control bytes.
+        let control = _mm_cmpeq_epi8(_mm_min_epu8(v, _mm_set1_epi8(0x1f)), v);
+        let quote = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'"' as i8));
+        let backslash = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'\\' as i8));
+        let del = _mm_cmpeq_epi8(v, _mm_set1_epi8(0x7f));
+        _mm_movemask_epi8(_mm_or_si128(
+            _mm_or_si128(control, quote),
+            _mm_or_si128(backslash, del),
+        ))
+    };
+    mask as u32
+}
+
+/// One bit for each byte of `low`, then `high`, set when JSON needs it escaped.
+#[cfg(not(target_arch = "x86_64"))]
+fn escape_mask(low: u64, high: u64) -> u32 {
+    portable_escape_mask(low, high)
+}
+
+/// [`escape_mask`] a byte at a time, for other targets.
+#[cfg(any(test, not(target_arch = "x86_64")))]
+fn portable_escape_mask(low: u64, high: u64) -> u32 {
+    let mut block = [0u8; 16];
+    block[..8].copy_from_slice(&low.to_le_bytes());
+    block[8..].copy_from_slice(&high.to_le_bytes());
+    block
+        .iter()
+        .enumerate()
+        .filter(|(_, b)| NEEDS_ESCAPE[usize::from(**b)])
+        .fold(0, |mask, (i, _)| mask | 1 << i)
 }
 
 /// Writes bytes for a human reader on one line: printable UTF-8 as is, `\n`, `\t`, `\"`,
@@ -264,9 +347,10 @@ mod tests {
     use super::*;
 
     fn json(bytes: &[u8]) -> String {
-        let mut out = Vec::new();
-        json_bytes(&mut out, bytes);
-        String::from_utf8(out).unwrap()
+        let mut room = vec![0; 6 * bytes.len() + 16];
+        let left = json_bytes(Cursor::new(&mut room), bytes).room_left();
+        let used = room.len() - left;
+        String::from_utf8(room[..used].to_vec()).unwrap()
     }
 
     #[test]
@@ -285,36 +369,56 @@ mod tests {
     }
 
     #[test]
-    fn every_byte_that_needs_escaping_is_found_at_every_position() {
-        for special in (0u8..0x20).chain([b'"', b'\\', 0x7f]) {
-            for at in 0..20 {
-                let mut bytes = vec![b'a'; 20];
-                bytes[at] = special;
-                assert_eq!(
-                    next_escape(&bytes, 0),
-                    Some(at),
-                    "byte {special:#x} at {at}"
-                );
+    fn every_byte_that_needs_escaping_is_escaped_at_every_position() {
+        let specials = (0u8..=0x7f).filter(|b| NEEDS_ESCAPE[usize::from(*b)]);
+        for special in specials.chain([b'a']) {
+            for len in 1..50 {
+                for at in 0..len {
+                    // UTF-8 around it, whose bytes need no escaping.
+                    let mut text = "\u{e9}".repeat(len);
+                    text.replace_range(2 * at..2 * at + 2, &char::from(special).to_string());
+                    let v: serde_json::Value =
+                        serde_json::from_str(&json(text.as_bytes())).unwrap();
+                    assert_eq!(
+                        v.as_str().unwrap(),
+                        text,
+                        "byte {special:#x} at {at} of {len}"
+                    );
+                    let plain = "a".repeat(len);
+                    let mut bytes = plain.into_bytes();
+                    bytes[at] = special;
+                    let v: serde_json::Value =
+                        serde_json::from_slice(json(&bytes).as_bytes()).unwrap();
+                    assert_eq!(v.as_str().unwrap().as_bytes(), bytes);
+                }
             }
         }
-        assert_eq!(next_escape(b"plain ascii text, no escapes at all", 0), None);
-        for at in 0..40 {
-            let mut bytes = vec![b'a'; 40];
-            bytes[at] = b'"';
-            assert_eq!(next_escape(&bytes, 0), Some(at));
-            assert_eq!(next_escape_swar(&bytes, 0), Some(at));
+    }
+
+    #[test]
+    fn portable_escape_mask_agrees() {
+        for b in 0..=255u8 {
+            for at in 0..16 {
+                let mut block = [b'a'; 16];
+                block[at] = b;
+                let low = u64::from_le_bytes(block[..8].try_into().unwrap());
+                let high = u64::from_le_bytes(block[8..].try_into().unwrap());
+                let expected = if NEEDS_ESCAPE[usize::from(b)] {
+                    1 << at
+                } else {
+                    0
+                };
+                assert_eq!(escape_mask(low, high), expected);
+                assert_eq!(portable_escape_mask(low, high), expected);
+            }
         }
-        assert_eq!(
-            next_escape("h\u{e9}llo w\u{f6}rld \u{1f600}".as_bytes(), 0),
-            None
-        );
     }
 
     #[test]
     fn plain_ascii_is_exactly_what_needs_no_escape() {
         for b in 0..=255u8 {
             let plain = (b' '..=b'~').contains(&b) && b != b'"' && b != b'\\';
-            for len in 1..40 {
+            for len in 1..70 {
                 for at in 0..len {
                     let mut bytes = vec![b'a'; len];
                     bytes[at] = b;
@@ -329,9 +433,23 @@ mod tests {
         assert!(is_plain_ascii(b""));
     }
 
+    /// The portable check, which other targets use, agrees with the SIMD one.
+    #[test]
+    fn portable_word_check_is_exact() {
+        for b in 0..=255u8 {
+            let plain = (b' '..=b'~').contains(&b) && b != b'"' && b != b'\\';
+            for at in 0..8 {
+                let mut word = [b'a'; 8];
+                word[at] = b;
+                assert_eq!(word_is_plain(u64::from_le_bytes(word)), plain);
+            }
+        }
+    }
+
     #[test]
     fn invalid_utf8_becomes_base64() {
         assert_eq!(json(b"a\xffb"), r#"{"bytes":"Yf9i"}"#);
+        assert_eq!(json(b"\xff"), r#"{"bytes":"/w=="}"#);
     }
 
     #[test]

@@ -1,10 +1,12 @@
 //! Writers for decoded records: JSON Lines (the schema of design.md) and human text.
 //! Both write through any `io::Write`; give them a buffered one.
 
+mod cursor;
 mod escape;
 mod json_lines;
 mod text;
 
+use json_lines::JsonFormatter;
 pub use json_lines::JsonLines;
 pub(crate) use text::write_value;
 pub use text::Text;
@@ -37,7 +39,8 @@ pub enum RecordFormat {
 }
 
 impl RecordFormat {
-    /// Appends `record` to `out` in this format.
+    /// Appends `record` to `out` in this format, keeping nothing for the next record
+    /// (the decoders format through a formatter that does, to the same bytes).
     pub fn append(self, out: &mut Vec<u8>, record: &Record<'_>) {
         match self {
             RecordFormat::Json => json_lines::append_record(out, record),
@@ -49,6 +52,32 @@ impl RecordFormat {
                 let _ = Text::new(&mut *out).with_colour().write_record(record);
             }
             RecordFormat::None => {}
+        }
+    }
+}
+
+/// A [`RecordFormat`] with what it keeps from one record to the next (the JSON parts each
+/// event repeats), for formatting many records: one per thread.
+#[derive(Debug)]
+pub(crate) struct RecordFormatter {
+    format: RecordFormat,
+    json: JsonFormatter,
+}
+
+impl RecordFormatter {
+    pub(crate) fn new(format: RecordFormat) -> Self {
+        Self {
+            format,
+            json: JsonFormatter::new(),
+        }
+    }
+
+    /// Appends `record` to `out`: the same bytes as [`RecordFormat::append`].
+    #[inline]
+    pub(crate) fn append(&mut self, out: &mut Vec<u8>, record: &Record<'_>) {
+        match self.format {
+            RecordFormat::Json => self.json.append_record(out, record),
+            other => other.append(out, record),
         }
     }
 }

@@ -9,6 +9,7 @@ use std::io::Write;
 use super::raw_capture::RawSink;
 use crate::decode::Record;
 use crate::output::RecordFormat;
+use crate::output::RecordFormatter;
 
 /// Bytes formatted before they are handed to the writer.
 const BATCH: usize = 64 * 1024;
@@ -23,7 +24,7 @@ const LINE_CHUNK: usize = 4096;
 #[derive(Debug)]
 pub struct RawOutput<W: Write> {
     out: W,
-    format: RecordFormat,
+    formatter: RecordFormatter,
     buf: Vec<u8>,
     /// Events per event name.
     pub events: BTreeMap<String, u64>,
@@ -39,7 +40,7 @@ impl<W: Write> RawOutput<W> {
     pub fn new(out: W, format: RecordFormat) -> Self {
         Self {
             out,
-            format,
+            formatter: RecordFormatter::new(format),
             buf: Vec::with_capacity(BATCH + 4096),
             events: BTreeMap::new(),
             lost: BTreeMap::new(),
@@ -108,7 +109,7 @@ impl<W: Write> RawSink for RawOutput<W> {
             }
             Record::Unparsed { .. } => {}
         }
-        self.format.append(&mut self.buf, record);
+        self.formatter.append(&mut self.buf, record);
         if self.buf.len() >= BATCH {
             self.write_out()?;
         }
