@@ -18,6 +18,7 @@ use super::escape::json_str;
 use super::RecordWriter;
 use crate::decode::Event;
 use crate::decode::Record;
+use crate::parse::bytes::hex_digit_run;
 use crate::parse::Field;
 use crate::parse::RecordHeader;
 use crate::parse::Tgid;
@@ -306,7 +307,7 @@ fn write_frames<'b>(mut out: Cursor<'b>, frames: &[&[u8]]) -> Cursor<'b> {
         match frame
             .strip_prefix(b"<")
             .and_then(|f| f.strip_suffix(b">"))
-            .filter(|hex| !hex.is_empty() && hex.iter().all(u8::is_ascii_hexdigit))
+            .filter(|hex| !hex.is_empty() && hex_digit_run(hex) == hex.len())
         {
             Some(hex) => {
                 out.put_literal(b"\"0x");

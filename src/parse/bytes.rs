@@ -28,6 +28,40 @@ pub(crate) fn digit_run(input: &[u8]) -> usize {
         .count()
 }
 
+/// How many ASCII hex digits (`0-9a-fA-F`) `input` starts with, eight bytes at a time:
+/// user stack frames are sixteen of them.
+#[inline]
+pub(crate) fn hex_digit_run(input: &[u8]) -> usize {
+    const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    const LOWER: u64 = 0x2020_2020_2020_2020;
+    // Per byte `v` (high bit cleared, so no sum below carries out of its byte): the high
+    // bit of `v + (0x80 - lo)` says `v >= lo`.
+    const AT_LEAST_0: u64 = 0x5050_5050_5050_5050; // 0x80 - b'0'
+    const AT_LEAST_COLON: u64 = 0x4646_4646_4646_4646; // 0x80 - (b'9' + 1)
+    const AT_LEAST_A: u64 = 0x1f1f_1f1f_1f1f_1f1f; // 0x80 - b'a'
+    const AT_LEAST_G: u64 = 0x1919_1919_1919_1919; // 0x80 - (b'f' + 1)
+    let mut at = 0;
+    while let Some(chunk) = input.get(at..at + 8) {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        let x = u64::from_le_bytes(word);
+        let v = x & LOW7;
+        let digit = (v + AT_LEAST_0) & !(v + AT_LEAST_COLON);
+        let folded = v | LOWER;
+        let letter = (folded + AT_LEAST_A) & !(folded + AT_LEAST_G);
+        let other = !((digit | letter) & !x) & HIGHS;
+        if other != 0 {
+            return at + (other.trailing_zeros() / 8) as usize;
+        }
+        at += 8;
+    }
+    at + input[at..]
+        .iter()
+        .take_while(|b| b.is_ascii_hexdigit())
+        .count()
+}
+
 /// How many spaces and tabs `input` starts with.
 #[inline]
 pub(crate) fn blank_run(input: &[u8]) -> usize {
@@ -268,6 +302,24 @@ mod tests {
                     "{needle:?}"
                 );
                 assert_eq!(literal.is_prefix_of(hay), hay.starts_with(needle));
+            }
+        }
+    }
+
+    #[test]
+    fn hex_digit_runs_agree_with_the_byte_test_for_every_byte() {
+        for stop in 0..=255u8 {
+            for len in 0..20 {
+                let mut text: Vec<u8> = b"0123456789abcdefABCDEF"
+                    .iter()
+                    .copied()
+                    .cycle()
+                    .take(len)
+                    .collect();
+                text.push(stop);
+                text.extend_from_slice(b"ff");
+                let want = len + usize::from(stop.is_ascii_hexdigit()) * 3;
+                assert_eq!(hex_digit_run(&text), want, "len {len} stop {stop:#x}");
             }
         }
     }
