@@ -33,8 +33,9 @@ use crate::parse::parse_line;
 use crate::parse::TraceLine;
 
 /// Bytes per chunk: large enough that the per-chunk work is negligible, small enough to
-/// keep memory low.
-const CHUNK: usize = 1 << 20;
+/// keep memory low. 2 MiB decoded the bench capture 2-4% faster than 1 MiB (a fresh
+/// decoder, formatter and output buffer per chunk), for about 10 MB more peak RSS.
+const CHUNK: usize = 1 << 21;
 
 /// Chunks read ahead of the writer; bounds memory whatever the input size.
 const IN_FLIGHT: usize = 4;
@@ -485,13 +486,14 @@ mod tests {
     fn many_chunks_match_one_decoder() {
         let catalog = EventCatalog::new();
         let mut text = Vec::new();
-        for i in 0..60_000 {
+        let mut i = 0;
+        while text.len() <= 3 * CHUNK {
             text.extend_from_slice(
                 format!("   t-{i} [001] d..1. {i}.000001: e: (0x1) s=\"a\nb\" n={i}\n => f{i}\nCPU:1 [LOST 2 EVENTS]\n")
                     .as_bytes(),
             );
+            i += 1;
         }
-        assert!(text.len() > 3 * CHUNK);
         same_as_sequential(&text, &catalog);
     }
 }
