@@ -7,7 +7,8 @@
 # It builds a capture of at least --size-mb MB (10^6 bytes) by repeating the real
 # fixture text (every fixtures/*/trace_pipe.txt, concatenated), merges the fixtures'
 # events/GROUP/EVENT/format files into one temp events dir, and times (wall clock,
-# best of 3, plus peak RSS of that run):
+# best of --runs, plus peak RSS of that run; the tools take turns, one run each per
+# round, so a drift in the machine's speed touches them alike):
 #   wc -l FILE
 #   mawk '{print $NF}' FILE > /dev/null
 #   python3 bench/re_parser.py FILE > /dev/null
@@ -19,7 +20,8 @@
 #   --size-mb N  size of the generated capture in MB (default 200)
 #   --keep       keep the temp dir (capture + merged events dir) and print its path
 #   --runs N     timed runs per tool, best one is reported (default 3)
-# Environment: TMPDIR (temp location, default /tmp), CARGO (cargo binary).
+# Environment: TMPDIR (temp location, default /tmp), CARGO (cargo binary),
+#   CARGO_TARGET_DIR (where the release build is looked for).
 # Needs: bash, coreutils, awk (any), mawk, python3, /usr/bin/time; cargo to build tprobe.
 # Missing mawk / python3 / time are installed with apt-get when running as root.
 set -euo pipefail
@@ -240,54 +242,64 @@ log "events dir: $EVENTS ($(find "$EVENTS" -name format | wc -l) formats)"
 cat "$CAPTURE" >/dev/null # warm the page cache so the first tool is not penalised
 
 # ---------------------------------------------------------------- timing
+# The tools take turns, one run each per round, for $RUNS rounds: the VM's speed drifts by
+# up to 2x within minutes, and a drift then touches every tool alike instead of whichever
+# tool ran during it, so the ratios of one run stay comparable.
 now() { date +%s.%N; }
-# bench NAME STDOUT_FILE CMD... : best-of-$RUNS wall time and the peak RSS of that run.
-# Sets BEST_S and BEST_RSS; returns 1 if any run failed (stderr kept in $WORK/NAME.err).
-bench() {
-    local name="$1" out="$2"; shift 2
-    local i t0 t1 dt rss
-    BEST_S="" BEST_RSS="-"
-    for ((i = 1; i <= RUNS; i++)); do
-        t0=$(now)
-        if [ "$HAVE_TIME" = 1 ]; then
-            if ! /usr/bin/time -f %M -o "$WORK/$name.rss" "$@" >"$out" 2>"$WORK/$name.err"; then
-                return 1
-            fi
-        else
-            "$@" >"$out" 2>"$WORK/$name.err" || return 1
-        fi
-        t1=$(now)
-        dt=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.6f", b - a }')
-        rss="-"
-        [ "$HAVE_TIME" = 1 ] && rss=$(tail -n1 "$WORK/$name.rss")
-        if [ -z "$BEST_S" ] || awk -v a="$dt" -v b="$BEST_S" 'BEGIN { exit !(a < b) }'; then
-            BEST_S="$dt" BEST_RSS="$rss"
-        fi
-    done
+# time_once KEY STDOUT CMD... : one timed run; sets DT and RSS, returns 1 if it failed
+# (stderr kept in $WORK/KEY.err).
+time_once() {
+    local key="$1" out="$2" t0 t1
+    shift 2
+    t0=$(now)
+    if [ "$HAVE_TIME" = 1 ]; then
+        /usr/bin/time -f %M -o "$WORK/$key.rss" "$@" >"$out" 2>"$WORK/$key.err" || return 1
+        RSS=$(tail -n1 "$WORK/$key.rss")
+    else
+        "$@" >"$out" 2>"$WORK/$key.err" || return 1
+        RSS="-"
+    fi
+    t1=$(now)
+    DT=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.6f", b - a }')
 }
 
 NAMES=() SECS=() RSSES=()
-run() { # run LABEL STDOUT CMD...
-    local label="$1" key
-    key="$(printf '%s' "$label" | tr -c 'A-Za-z0-9' '_')"
+add_tool() { # add_tool LABEL CMD... (each run's stdout goes to /dev/null)
+    local label="$1"
     shift
-    log "timing: $label (best of $RUNS)"
-    if bench "$key" "$@"; then
-        NAMES+=("$label") SECS+=("$BEST_S") RSSES+=("$BEST_RSS")
-    else
-        log "$label FAILED; stderr:"
-        tail -5 "$WORK/$key.err" >&2
-        NAMES+=("$label") SECS+=("FAILED") RSSES+=("-")
-    fi
+    NAMES+=("$label") SECS+=("") RSSES+=("-")
+    local key="cmd_${#NAMES[@]}"
+    eval "$key=(\"\$@\")"
 }
 
-run "wc -l" /dev/null wc -l "$CAPTURE"
-run "mawk" /dev/null mawk '{print $NF}' "$CAPTURE"
-run "python re" /dev/null python3 "$ROOT/bench/re_parser.py" "$CAPTURE"
+add_tool "wc -l" wc -l "$CAPTURE"
+add_tool "mawk" mawk '{print $NF}' "$CAPTURE"
+add_tool "python re" python3 "$ROOT/bench/re_parser.py" "$CAPTURE"
 if [ "$HAVE_TPROBE" = 1 ]; then
-    run "tprobe json" /dev/null "$TPROBE" replay --events-dir "$EVENTS" --format json "$CAPTURE"
-    run "tprobe none" /dev/null "$TPROBE" replay --events-dir "$EVENTS" --format none "$CAPTURE"
-else
+    add_tool "tprobe json" "$TPROBE" replay --events-dir "$EVENTS" --format json "$CAPTURE"
+    add_tool "tprobe none" "$TPROBE" replay --events-dir "$EVENTS" --format none "$CAPTURE"
+fi
+
+for ((round = 1; round <= RUNS; round++)); do
+    log "timing: round $round of $RUNS (${NAMES[*]})"
+    for i in "${!NAMES[@]}"; do
+        [ "${SECS[$i]}" = FAILED ] && continue
+        key="cmd_$((i + 1))"
+        declare -n cmd="$key"
+        label_key="$(printf '%s' "${NAMES[$i]}" | tr -c 'A-Za-z0-9' '_')"
+        if time_once "$label_key" /dev/null "${cmd[@]}"; then
+            if [ -z "${SECS[$i]}" ] || awk -v a="$DT" -v b="${SECS[$i]}" 'BEGIN { exit !(a < b) }'; then
+                SECS[$i]="$DT" RSSES[$i]="$RSS"
+            fi
+        else
+            log "${NAMES[$i]} FAILED; stderr:"
+            tail -5 "$WORK/$label_key.err" >&2
+            SECS[$i]="FAILED" RSSES[$i]="-"
+        fi
+        unset -n cmd
+    done
+done
+if [ "$HAVE_TPROBE" != 1 ]; then
     NAMES+=("tprobe json" "tprobe none") SECS+=("SKIPPED" "SKIPPED") RSSES+=("-" "-")
 fi
 
