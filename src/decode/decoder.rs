@@ -144,6 +144,22 @@ impl<'c> Decoder<'c> {
         &self.summary
     }
 
+    /// Feeds every line of `text` (lines end in `\n`; the last one may lack it) to
+    /// [`push_line`](Self::push_line), one by one: the records of
+    /// [`push_text`](Self::push_text), none taken from the block in place (what that path
+    /// is held to).
+    pub fn push_lines<E>(
+        &mut self,
+        text: &[u8],
+        sink: &mut impl FnMut(&Record<'_>) -> Result<(), E>,
+    ) -> Result<(), E> {
+        let text = text.strip_suffix(b"\n").unwrap_or(text);
+        for line in text.split(|b| *b == b'\n') {
+            self.push_line(line, sink)?;
+        }
+        Ok(())
+    }
+
     /// Feeds one line, without its `\n`. Completed records go to `sink`.
     pub fn push_line<E>(
         &mut self,
@@ -306,18 +322,13 @@ impl<'c> Decoder<'c> {
 
     fn start_pending(&mut self, line: &[u8], head: PendingHead) {
         self.pending_entries = match head.named(line) {
-            Some((name, _)) => self.lookup(name),
+            Some((name, _)) => self.catalog.lookup(name),
             None => &[],
         };
         self.pending.clear();
         self.pending.extend_from_slice(line);
         self.pending_lines = 1;
         self.head = Some(head);
-    }
-
-    /// The catalog's entries for `name`.
-    pub(super) fn lookup(&self, name: &[u8]) -> &'c [CatalogEntry] {
-        self.catalog.lookup(name)
     }
 
     fn has_room_for(&self, line: &[u8]) -> bool {

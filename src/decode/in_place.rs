@@ -103,7 +103,7 @@ impl<'c> Decoder<'c> {
             return Ok(None);
         };
         let entries = match event_text {
-            EventText::Named { name, .. } => self.lookup(name),
+            EventText::Named { name, .. } => self.catalog.lookup(name),
             _ => &[],
         };
         let (mut stack, mut ustack) = self.spare.take_frames();
@@ -207,13 +207,7 @@ mod tests {
             out.push(format!("{r:?}"));
             Ok(())
         };
-        let mut lines: Vec<&[u8]> = text.split(|b| *b == b'\n').collect();
-        if text.ends_with(b"\n") {
-            lines.pop();
-        }
-        for line in lines {
-            decoder.push_line(line, &mut sink).unwrap();
-        }
+        decoder.push_lines(text, &mut sink).unwrap();
         decoder.finish(&mut sink).unwrap();
         out.push(format!("{:?}", decoder.summary()));
         out

@@ -211,9 +211,8 @@ fn read_chunks<R: Read>(
         let got = (&mut reader).take(want).read_to_end(&mut text)?;
         let at_end = (got as u64) < want;
         if !at_end {
-            // Cut before a record header; with none in the chunk, after its last whole line
-            // (joining checks the cut either way); with no newline at all, read on.
-            match cut_point(&text).or_else(|| memchr::memrchr(b'\n', &text).map(|nl| nl + 1)) {
+            // With no newline at all, read on.
+            match chunk_end(&text) {
                 Some(cut) => {
                     carry.extend_from_slice(&text[cut..]);
                     text.truncate(cut);
@@ -260,7 +259,7 @@ fn map_chunks<'m>(
         let mut cut = end;
         if !at_end {
             let text = &bytes[start..end];
-            match cut_point(text).or_else(|| memchr::memrchr(b'\n', text).map(|nl| nl + 1)) {
+            match chunk_end(text) {
                 Some(at) => cut = start + at,
                 None => continue,
             }
@@ -280,6 +279,12 @@ fn map_chunks<'m>(
             return;
         }
     }
+}
+
+/// Where a chunk of `text` ends: before a record header; with none in it, after its last
+/// whole line (joining checks the cut either way); `None` without a newline.
+fn chunk_end(text: &[u8]) -> Option<usize> {
+    cut_point(text).or_else(|| memchr::memrchr(b'\n', text).map(|nl| nl + 1))
 }
 
 /// Where to cut `text` so the rest starts with a record header line: the start of the last

@@ -1,31 +1,41 @@
 //! Byte scans shared by the line and field parsers: they run on every byte of every
 //! record, so the common runs (digits, padding) are measured eight bytes at a time.
 
-/// How many ASCII digits `input` starts with.
-#[inline]
-pub(crate) fn digit_run(input: &[u8]) -> usize {
-    const ASCII_ZEROS: u64 = 0x3030_3030_3030_3030;
-    const TO_HIGH_BIT: u64 = 0x7676_7676_7676_7676;
-    const HIGHS: u64 = 0x8080_8080_8080_8080;
+/// How many bytes at the start of `input` are in a class, eight at a time: `outside`
+/// gives the high bit of each byte of a little-endian word that is not (exact for the
+/// lowest such byte, which is all that is read), `inside` says it of one byte for the tail
+/// of fewer than eight.
+#[inline(always)]
+fn class_run(input: &[u8], outside: impl Fn(u64) -> u64, inside: impl Fn(u8) -> bool) -> usize {
     let mut at = 0;
     while let Some(chunk) = input.get(at..at + 8) {
         let mut word = [0u8; 8];
         word.copy_from_slice(chunk);
-        // A digit becomes 0..=9; adding 0x76 sets the high bit of any byte above 9, and
-        // `| x` catches bytes whose high bit was set. A carry out of a byte happens only
-        // when that byte is already flagged, and only moves up, so the lowest flagged
-        // byte is exact.
-        let x = u64::from_le_bytes(word) ^ ASCII_ZEROS;
-        let flagged = (x.wrapping_add(TO_HIGH_BIT) | x) & HIGHS;
+        let flagged = outside(u64::from_le_bytes(word));
         if flagged != 0 {
             return at + (flagged.trailing_zeros() / 8) as usize;
         }
         at += 8;
     }
-    at + input[at..]
-        .iter()
-        .take_while(|b| b.is_ascii_digit())
-        .count()
+    at + input[at..].iter().take_while(|b| inside(**b)).count()
+}
+
+/// The high bit of each byte of a word.
+const HIGHS: u64 = 0x8080_8080_8080_8080;
+
+/// How many ASCII digits `input` starts with.
+#[inline]
+pub(crate) fn digit_run(input: &[u8]) -> usize {
+    const ASCII_ZEROS: u64 = 0x3030_3030_3030_3030;
+    const TO_HIGH_BIT: u64 = 0x7676_7676_7676_7676;
+    // A digit becomes 0..=9; adding 0x76 sets the high bit of any byte above 9, and `| x`
+    // catches bytes whose high bit was set. A carry out of a byte happens only when that
+    // byte is already flagged, and only moves up, so the lowest flagged byte is exact.
+    let outside = |word: u64| {
+        let x = word ^ ASCII_ZEROS;
+        (x.wrapping_add(TO_HIGH_BIT) | x) & HIGHS
+    };
+    class_run(input, outside, |b| b.is_ascii_digit())
 }
 
 /// How many ASCII hex digits (`0-9a-fA-F`) `input` starts with, eight bytes at a time:
@@ -33,7 +43,6 @@ pub(crate) fn digit_run(input: &[u8]) -> usize {
 #[inline]
 pub(crate) fn hex_digit_run(input: &[u8]) -> usize {
     const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
-    const HIGHS: u64 = 0x8080_8080_8080_8080;
     const LOWER: u64 = 0x2020_2020_2020_2020;
     // Per byte `v` (high bit cleared, so no sum below carries out of its byte): the high
     // bit of `v + (0x80 - lo)` says `v >= lo`.
@@ -41,25 +50,14 @@ pub(crate) fn hex_digit_run(input: &[u8]) -> usize {
     const AT_LEAST_COLON: u64 = 0x4646_4646_4646_4646; // 0x80 - (b'9' + 1)
     const AT_LEAST_A: u64 = 0x1f1f_1f1f_1f1f_1f1f; // 0x80 - b'a'
     const AT_LEAST_G: u64 = 0x1919_1919_1919_1919; // 0x80 - (b'f' + 1)
-    let mut at = 0;
-    while let Some(chunk) = input.get(at..at + 8) {
-        let mut word = [0u8; 8];
-        word.copy_from_slice(chunk);
-        let x = u64::from_le_bytes(word);
+    let outside = |x: u64| {
         let v = x & LOW7;
         let digit = (v + AT_LEAST_0) & !(v + AT_LEAST_COLON);
         let folded = v | LOWER;
         let letter = (folded + AT_LEAST_A) & !(folded + AT_LEAST_G);
-        let other = !((digit | letter) & !x) & HIGHS;
-        if other != 0 {
-            return at + (other.trailing_zeros() / 8) as usize;
-        }
-        at += 8;
-    }
-    at + input[at..]
-        .iter()
-        .take_while(|b| b.is_ascii_hexdigit())
-        .count()
+        !((digit | letter) & !x) & HIGHS
+    };
+    class_run(input, outside, |b| b.is_ascii_hexdigit())
 }
 
 /// How many spaces and tabs `input` starts with.
@@ -68,25 +66,11 @@ pub(crate) fn blank_run(input: &[u8]) -> usize {
     const SPACES: u64 = 0x2020_2020_2020_2020;
     const TABS: u64 = 0x0909_0909_0909_0909;
     const LOWS: u64 = 0x7f7f_7f7f_7f7f_7f7f;
-    const HIGHS: u64 = 0x8080_8080_8080_8080;
     // The high bit of each byte of `x` that is zero; exact per byte, as `(x & 0x7f) +
     // 0x7f` cannot carry out of its byte.
     let zero_bytes = |x: u64| !(((x & LOWS) + LOWS) | x) & HIGHS;
-    let mut at = 0;
-    while let Some(chunk) = input.get(at..at + 8) {
-        let mut word = [0u8; 8];
-        word.copy_from_slice(chunk);
-        let v = u64::from_le_bytes(word);
-        let other = !(zero_bytes(v ^ SPACES) | zero_bytes(v ^ TABS)) & HIGHS;
-        if other != 0 {
-            return at + (other.trailing_zeros() / 8) as usize;
-        }
-        at += 8;
-    }
-    at + input[at..]
-        .iter()
-        .take_while(|b| **b == b' ' || **b == b'\t')
-        .count()
+    let outside = |v: u64| !(zero_bytes(v ^ SPACES) | zero_bytes(v ^ TABS)) & HIGHS;
+    class_run(input, outside, |b| b == b' ' || b == b'\t')
 }
 
 /// The value of `digits` (all ASCII digits, as [`digit_run`] measured them); `None` when
@@ -244,7 +228,6 @@ fn find_candidates(
     matches_at: impl Fn(usize) -> bool,
 ) -> Option<usize> {
     const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGHS: u64 = 0x8080_8080_8080_8080;
     let pattern = u64::from(first) * ONES;
     let mut at = from;
     while let Some(chunk) = haystack.get(at..at + 8) {

@@ -84,28 +84,21 @@ impl Steps {
                 }
                 Segment::Value { kind, field } => (*kind, *field),
             };
+            // A string and what it makes, or (`Err`) a value of a fixed shape: one step.
             let make = match kind {
-                ValueKind::Signed => {
-                    steps.push(Step::Signed(field));
-                    continue;
-                }
-                ValueKind::Unsigned => {
-                    steps.push(Step::Unsigned(field));
-                    continue;
-                }
-                ValueKind::Hex => {
-                    steps.push(Step::Hex(field));
-                    continue;
-                }
-                ValueKind::Str | ValueKind::QuotedStr => Make::Str,
-                ValueKind::Symbol => Make::Symbol,
-                ValueKind::Text => Make::Text,
-                ValueKind::QuotedChar => {
-                    steps.push(Step::QuotedChar(field));
-                    continue;
-                }
-                ValueKind::Char => {
-                    steps.push(Step::Char(field));
+                ValueKind::Signed => Err(Step::Signed(field)),
+                ValueKind::Unsigned => Err(Step::Unsigned(field)),
+                ValueKind::Hex => Err(Step::Hex(field)),
+                ValueKind::QuotedChar => Err(Step::QuotedChar(field)),
+                ValueKind::Char => Err(Step::Char(field)),
+                ValueKind::Str | ValueKind::QuotedStr => Ok(Make::Str),
+                ValueKind::Symbol => Ok(Make::Symbol),
+                ValueKind::Text => Ok(Make::Text),
+            };
+            let make = match make {
+                Ok(make) => make,
+                Err(fixed) => {
+                    steps.push(fixed);
                     continue;
                 }
             };
