@@ -18,6 +18,7 @@ use super::print_fmt::TemplateField;
 use super::print_fmt::ValueKind;
 use super::recycle::clear_fields;
 use super::recycle::new_array;
+use super::steps::Found;
 use super::steps::NoFields;
 use super::steps::StepsEnd;
 
@@ -394,6 +395,77 @@ pub(crate) fn push_field<'a>(
     }
     out.push(Field { name, value });
     Pushed::Field
+}
+
+/// [`push_field`] for a value the steps found. A plain field (not an array's element) is
+/// built where it stays, one arm per kind, so no `Value` is built on the stack and copied.
+#[inline(always)]
+pub(crate) fn push_found<'a>(
+    out: &mut Vec<Field<'a>>,
+    fields: &'a [TemplateField],
+    field: Option<usize>,
+    found: Found<'a>,
+) {
+    let Some(def) = field.and_then(|index| fields.get(index)) else {
+        return;
+    };
+    if def.is_array {
+        push_field(out, fields, field, found.value());
+        return;
+    }
+    let name = def.name.as_bytes();
+    if out.len() == out.capacity() {
+        grow_fields(out);
+    }
+    // The slot is taken before the field is built, and each arm writes its own field
+    // there: arms that end in a shared `push` get their fields built on the stack and
+    // copied over in wider pieces than they were stored in, which stalls every field.
+    let Some(slot) = out.spare_capacity_mut().first_mut() else {
+        return;
+    };
+    match found {
+        Found::Signed(n) => slot.write(Field {
+            name,
+            value: Value::Signed(n),
+        }),
+        Found::Unsigned(n) => slot.write(Field {
+            name,
+            value: Value::Unsigned(n),
+        }),
+        Found::Hex(bytes) => slot.write(Field {
+            name,
+            value: Value::Hex(bytes),
+        }),
+        Found::Str(bytes) => slot.write(Field {
+            name,
+            value: Value::Str(bytes),
+        }),
+        Found::Symbol(bytes) => slot.write(Field {
+            name,
+            value: Value::Symbol(bytes),
+        }),
+        Found::Text(bytes) => slot.write(Field {
+            name,
+            value: Value::Text(bytes),
+        }),
+        Found::Char(c) => slot.write(Field {
+            name,
+            value: Value::Char(c),
+        }),
+        Found::Fault => slot.write(Field {
+            name,
+            value: Value::Fault,
+        }),
+    };
+    // SAFETY: the slot just past the length is written above.
+    unsafe { out.set_len(out.len() + 1) };
+}
+
+/// Room for more fields, out of the hot path.
+#[cold]
+#[inline(never)]
+fn grow_fields(out: &mut Vec<Field<'_>>) {
+    out.reserve(8);
 }
 
 /// What [`Matcher::push`] did, so a failed branch can undo it.

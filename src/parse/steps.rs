@@ -8,7 +8,7 @@
 //! every other split, so the result is the same either way.
 
 use super::bytes::Literal;
-use super::fields::push_field;
+use super::fields::push_found;
 use super::fields::scan_hex;
 use super::fields::scan_signed;
 use super::fields::scan_unsigned;
@@ -61,11 +61,45 @@ enum Make {
 }
 
 impl Make {
-    fn value(self, bytes: &[u8]) -> Value<'_> {
+    fn found(self, bytes: &[u8]) -> Found<'_> {
         match self {
-            Make::Str => Value::Str(bytes),
-            Make::Symbol => Value::Symbol(bytes),
-            Make::Text => Value::Text(bytes),
+            Make::Str => Found::Str(bytes),
+            Make::Symbol => Found::Symbol(bytes),
+            Make::Text => Found::Text(bytes),
+        }
+    }
+}
+
+/// A value the steps found, before it becomes a [`Value`] in its field.
+///
+/// It owns nothing and is `Copy`, so the compiler keeps it in registers even where the
+/// steps' arms share one push; a `Value` there (it may own an array) was kept on the
+/// stack, stored in words and read back in wider pieces, which stalled every field.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Found<'a> {
+    Signed(i64),
+    Unsigned(u64),
+    Hex(&'a [u8]),
+    Str(&'a [u8]),
+    Symbol(&'a [u8]),
+    Text(&'a [u8]),
+    Char(u8),
+    Fault,
+}
+
+impl<'a> Found<'a> {
+    /// The field's value.
+    #[inline(always)]
+    pub(crate) fn value(self) -> Value<'a> {
+        match self {
+            Found::Signed(n) => Value::Signed(n),
+            Found::Unsigned(n) => Value::Unsigned(n),
+            Found::Hex(bytes) => Value::Hex(bytes),
+            Found::Str(bytes) => Value::Str(bytes),
+            Found::Symbol(bytes) => Value::Symbol(bytes),
+            Found::Text(bytes) => Value::Text(bytes),
+            Found::Char(c) => Value::Char(c),
+            Found::Fault => Value::Fault,
         }
     }
 }
@@ -136,7 +170,7 @@ impl Steps {
         body: &'a [u8],
         out: &mut impl FieldsOut<'a>,
     ) -> StepsEnd {
-        let mut push = |field: Option<usize>, value: Value<'a>| out.push(fields, field, value);
+        let mut push = |field: Option<usize>, found: Found<'a>| out.push(fields, field, found);
         let mut input = body;
         for step in &self.steps {
             match step {
@@ -150,26 +184,26 @@ impl Steps {
                     let Some((value, used)) = scan_signed(input) else {
                         return StepsEnd::Mismatch;
                     };
-                    push(*field, Value::Signed(value));
+                    push(*field, Found::Signed(value));
                     input = &input[used..];
                 }
                 Step::Unsigned(field) => {
                     let Some((value, used)) = scan_unsigned(input) else {
                         return StepsEnd::Mismatch;
                     };
-                    push(*field, Value::Unsigned(value));
+                    push(*field, Found::Unsigned(value));
                     input = &input[used..];
                 }
                 Step::Hex(field) => {
                     let Some((start, end)) = scan_hex(input) else {
                         return StepsEnd::Mismatch;
                     };
-                    push(*field, Value::Hex(&input[start..end]));
+                    push(*field, Found::Hex(&input[start..end]));
                     input = &input[end..];
                 }
                 Step::QuotedChar(field) => match input {
                     [b'\'', c, b'\'', rest @ ..] => {
-                        push(*field, Value::Char(*c));
+                        push(*field, Found::Char(*c));
                         input = rest;
                     }
                     // `'` then the end: the char is a newline that cut the record.
@@ -178,7 +212,7 @@ impl Steps {
                 },
                 Step::Char(field) => match input.split_first() {
                     Some((c, rest)) => {
-                        push(*field, Value::Char(*c));
+                        push(*field, Found::Char(*c));
                         input = rest;
                     }
                     None => return StepsEnd::Mismatch,
@@ -187,7 +221,7 @@ impl Steps {
                     if string.quoted {
                         if let Some(rest) = input.strip_prefix(b"(fault)") {
                             // No quotes then: the literal after the value comes next.
-                            push(string.field, Value::Fault);
+                            push(string.field, Found::Fault);
                             match rest.strip_prefix(&delimiter.bytes()[1..]) {
                                 Some(rest) => input = rest,
                                 None => return StepsEnd::Mismatch,
@@ -202,13 +236,13 @@ impl Steps {
                         // No split can end this string: the text ends inside it.
                         return StepsEnd::RanOut;
                     };
-                    push(string.field, string.make.value(&inner[..end]));
+                    push(string.field, string.make.found(&inner[..end]));
                     input = &inner[end + delimiter.len()..];
                 }
                 Step::ToEnd(string) => {
                     if string.quoted {
                         if let Some(rest) = input.strip_prefix(b"(fault)") {
-                            push(string.field, Value::Fault);
+                            push(string.field, Found::Fault);
                             input = rest;
                             continue;
                         }
@@ -225,7 +259,7 @@ impl Steps {
                     } else {
                         inner.len()
                     };
-                    push(string.field, string.make.value(&inner[..end]));
+                    push(string.field, string.make.found(&inner[..end]));
                     input = &[];
                 }
             }
@@ -240,13 +274,13 @@ impl Steps {
 
 /// Where [`Steps::run`] puts the fields: a vector, or nowhere when only the fit is asked.
 pub(crate) trait FieldsOut<'a> {
-    fn push(&mut self, fields: &'a [TemplateField], field: Option<usize>, value: Value<'a>);
+    fn push(&mut self, fields: &'a [TemplateField], field: Option<usize>, found: Found<'a>);
 }
 
 impl<'a> FieldsOut<'a> for Vec<Field<'a>> {
     #[inline(always)]
-    fn push(&mut self, fields: &'a [TemplateField], field: Option<usize>, value: Value<'a>) {
-        push_field(self, fields, field, value);
+    fn push(&mut self, fields: &'a [TemplateField], field: Option<usize>, found: Found<'a>) {
+        push_found(self, fields, field, found);
     }
 }
 
@@ -255,7 +289,7 @@ pub(crate) struct NoFields;
 
 impl<'a> FieldsOut<'a> for NoFields {
     #[inline(always)]
-    fn push(&mut self, _: &'a [TemplateField], _: Option<usize>, _: Value<'a>) {}
+    fn push(&mut self, _: &'a [TemplateField], _: Option<usize>, _: Found<'a>) {}
 }
 
 /// How the greedy match of a record's text ended.
