@@ -23,6 +23,7 @@ use crate::parse::split_guessed;
 use crate::parse::split_syscall_args;
 use crate::parse::split_with_template;
 use crate::parse::split_with_template_into;
+use crate::parse::ContextMemo;
 use crate::parse::EventText;
 use crate::parse::Field;
 use crate::parse::Fit;
@@ -75,6 +76,8 @@ pub struct Decoder<'c> {
     pub(super) summary: DecodeSummary,
     /// Allocations the in-place path reuses from record to record.
     pub(super) spare: Spare,
+    /// The in-place path's last record context, to read runs of one task's lines faster.
+    pub(super) context: ContextMemo,
 }
 
 /// What to do with a line that follows a pending record.
@@ -105,6 +108,7 @@ impl<'c> Decoder<'c> {
             pending_entries: &[],
             summary: DecodeSummary::default(),
             spare: Spare::default(),
+            context: ContextMemo::default(),
         }
     }
 

@@ -17,8 +17,8 @@ use super::decoder::MAX_RECORD_TEXT;
 use super::record::Event;
 use super::record::Record;
 use crate::parse::bytes::find_newline;
-use crate::parse::parse_line;
 use crate::parse::recycle::emptied;
+use crate::parse::ContextMemo;
 use crate::parse::EventText;
 use crate::parse::Field;
 use crate::parse::StackKind;
@@ -65,7 +65,7 @@ impl<'c> Decoder<'c> {
         text: &[u8],
         sink: &mut impl FnMut(&Record<'_>) -> Result<(), E>,
     ) -> Result<(), E> {
-        let mut next = line_at(text, 0);
+        let mut next = line_at(&mut self.context, text, 0);
         // The line the in-place path last declined: the next attempt must be past it.
         let mut declined = usize::MAX;
         while let Some(line) = next {
@@ -85,7 +85,7 @@ impl<'c> Decoder<'c> {
                 next = Some(line);
                 continue;
             }
-            next = line_at(text, line.end + 1);
+            next = line_at(&mut self.context, text, line.end + 1);
         }
         Ok(())
     }
@@ -110,7 +110,7 @@ impl<'c> Decoder<'c> {
         let mut open_stack = None;
         let mut at = first.end + 1;
         let end_line = loop {
-            let Some(line) = line_at(text, at) else {
+            let Some(line) = line_at(&mut self.context, text, at) else {
                 // What follows is not in this block.
                 self.spare.keep_frames(stack, ustack);
                 return Ok(None);
@@ -180,7 +180,8 @@ impl<'c> Decoder<'c> {
 }
 
 /// The line of `text` that starts at `start`, parsed; `None` past the end.
-fn line_at(text: &[u8], start: usize) -> Option<ParsedLine<'_>> {
+#[inline(always)]
+fn line_at<'t>(context: &mut ContextMemo, text: &'t [u8], start: usize) -> Option<ParsedLine<'t>> {
     if start >= text.len() {
         return None;
     }
@@ -188,7 +189,7 @@ fn line_at(text: &[u8], start: usize) -> Option<ParsedLine<'_>> {
     Some(ParsedLine {
         start,
         end,
-        parsed: parse_line(&text[start..end]),
+        parsed: context.parse(&text[start..end]),
     })
 }
 

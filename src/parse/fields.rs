@@ -86,8 +86,13 @@ pub fn split_with_template_into<'a>(
 ) -> bool {
     clear_fields(fields);
     fields.reserve(template.fields.len());
-    if template.steps.run(&template.fields, body, fields) == StepsEnd::Fits {
-        return true;
+    match template.steps.run(&template.fields, body, fields) {
+        StepsEnd::Fits => return true,
+        StepsEnd::NoSplitFits => {
+            clear_fields(fields);
+            return false;
+        }
+        StepsEnd::RanOut | StepsEnd::Mismatch => {}
     }
     // A string held the text of its delimiter: search every split, in the same order. The
     // steps are the general greedy path (the `fields` fuzz target and
@@ -113,6 +118,10 @@ pub fn steps_agree_with_greedy(template: &Template, body: &[u8]) -> Result<(), S
         StepsEnd::Fits => greedy && by_steps == by_greedy,
         StepsEnd::RanOut => !greedy && ran_out,
         StepsEnd::Mismatch => !greedy && !ran_out,
+        // The claim that no split fits is checked by the full search.
+        StepsEnd::NoSplitFits => {
+            !greedy && !ran_out && !Matcher::new(template, None).match_from(0, body)
+        }
     };
     if same {
         Ok(())
@@ -132,6 +141,8 @@ pub fn fit_template<'a>(template: &'a Template, body: &'a [u8]) -> Fit {
         // The greedy path ran out of text inside a string; longer strings earlier on would
         // start that one later still, so no split completes the record.
         StepsEnd::RanOut => return Fit::NeedsMore,
+        // One path only, and it neither fit nor ran out of text.
+        StepsEnd::NoSplitFits => return Fit::Mismatch,
         StepsEnd::Mismatch => {}
     }
     let mut matcher = Matcher::new(template, None);

@@ -3,6 +3,7 @@
 //! do not recognise comes back as [`TraceLine::Unparsed`] or `None`.
 
 pub(crate) mod bytes;
+mod context_memo;
 mod dynamic_events;
 mod error_log;
 mod event_format;
@@ -14,6 +15,7 @@ mod ring_page;
 mod steps;
 mod trace_line;
 
+pub(crate) use context_memo::ContextMemo;
 pub use dynamic_events::parse_dynamic_event;
 pub use dynamic_events::parse_dynamic_events;
 pub use dynamic_events::DynEventKind;

@@ -172,31 +172,34 @@ impl Steps {
     ) -> StepsEnd {
         let mut push = |field: Option<usize>, found: Found<'a>| out.push(fields, field, found);
         let mut input = body;
+        // Whether a string was ended at the first of its delimiters: only there could
+        // another split fit when this one does not.
+        let mut branched = false;
         for step in &self.steps {
             match step {
                 Step::Literal(lit) => {
                     if !lit.is_prefix_of(input) {
-                        return StepsEnd::Mismatch;
+                        return mismatch(branched);
                     }
                     input = &input[lit.len()..];
                 }
                 Step::Signed(field) => {
                     let Some((value, used)) = scan_signed(input) else {
-                        return StepsEnd::Mismatch;
+                        return mismatch(branched);
                     };
                     push(*field, Found::Signed(value));
                     input = &input[used..];
                 }
                 Step::Unsigned(field) => {
                     let Some((value, used)) = scan_unsigned(input) else {
-                        return StepsEnd::Mismatch;
+                        return mismatch(branched);
                     };
                     push(*field, Found::Unsigned(value));
                     input = &input[used..];
                 }
                 Step::Hex(field) => {
                     let Some((start, end)) = scan_hex(input) else {
-                        return StepsEnd::Mismatch;
+                        return mismatch(branched);
                     };
                     push(*field, Found::Hex(&input[start..end]));
                     input = &input[end..];
@@ -208,14 +211,14 @@ impl Steps {
                     }
                     // `'` then the end: the char is a newline that cut the record.
                     [b'\''] | [b'\'', _] => return StepsEnd::RanOut,
-                    _ => return StepsEnd::Mismatch,
+                    _ => return mismatch(branched),
                 },
                 Step::Char(field) => match input.split_first() {
                     Some((c, rest)) => {
                         push(*field, Found::Char(*c));
                         input = rest;
                     }
-                    None => return StepsEnd::Mismatch,
+                    None => return mismatch(branched),
                 },
                 Step::Until { string, delimiter } => {
                     if string.quoted {
@@ -224,13 +227,13 @@ impl Steps {
                             push(string.field, Found::Fault);
                             match rest.strip_prefix(&delimiter.bytes()[1..]) {
                                 Some(rest) => input = rest,
-                                None => return StepsEnd::Mismatch,
+                                None => return mismatch(branched),
                             }
                             continue;
                         }
                     }
                     let Some(inner) = open_quote(input, string.quoted) else {
-                        return StepsEnd::Mismatch;
+                        return mismatch(branched);
                     };
                     let Some(end) = delimiter.find_in(inner) else {
                         // No split can end this string: the text ends inside it.
@@ -238,6 +241,7 @@ impl Steps {
                     };
                     push(string.field, string.make.found(&inner[..end]));
                     input = &inner[end + delimiter.len()..];
+                    branched = true;
                 }
                 Step::ToEnd(string) => {
                     if string.quoted {
@@ -248,7 +252,7 @@ impl Steps {
                         }
                     }
                     let Some(inner) = open_quote(input, string.quoted) else {
-                        return StepsEnd::Mismatch;
+                        return mismatch(branched);
                     };
                     let end = if string.quoted {
                         match inner.split_last() {
@@ -267,7 +271,7 @@ impl Steps {
         if input.is_empty() {
             StepsEnd::Fits
         } else {
-            StepsEnd::Mismatch
+            mismatch(branched)
         }
     }
 }
@@ -300,8 +304,21 @@ pub(crate) enum StepsEnd {
     /// The text ends inside a string or char value (a newline in it cut the record); the
     /// general matcher's greedy path says so by `needs_more`.
     RanOut,
-    /// The text does not fit this way.
+    /// The text does not fit this way; another split of its strings might.
     Mismatch,
+    /// The text does not fit, and no other split could: no string before the mismatch
+    /// was ended at a delimiter that may also occur further on, so the general matcher's
+    /// search would walk this same path and fail.
+    NoSplitFits,
+}
+
+/// How a mismatch ends the steps: whether a string was ended at a delimiter on the way.
+fn mismatch(branched: bool) -> StepsEnd {
+    if branched {
+        StepsEnd::Mismatch
+    } else {
+        StepsEnd::NoSplitFits
+    }
 }
 
 /// The text after the opening quote of a quoted string, or all of it.

@@ -128,9 +128,14 @@ impl TraceLine<'_> {
 pub fn parse_line(line: &[u8]) -> TraceLine<'_> {
     // A record in the kernel's alignment first: its comm may start with `=> ` and so look
     // like a frame, but then it is right-aligned and cannot start the line with ` => `.
-    if let Some(record) = parse_aligned(line) {
-        return record;
+    if let Some((header, rest)) = aligned_context(line) {
+        return record_from(line, header, rest);
     }
+    parse_unaligned(line)
+}
+
+/// [`parse_line`] for a line that is not a record in the kernel's alignment.
+pub(super) fn parse_unaligned(line: &[u8]) -> TraceLine<'_> {
     if let Some(frame) = line.strip_prefix(b" => ") {
         return TraceLine::StackFrame(trim(frame));
     }
@@ -181,8 +186,9 @@ fn parse_record(line: &[u8]) -> Option<TraceLine<'_>> {
 /// The kernel's own layout, read forward in one pass: `%16s-%-7d [(%7d) ][%03d] …`. The
 /// kernel right-aligns comm in 16 columns, so the pid's dash is byte 16, which a comm
 /// cannot fake. This is the line shape of almost every record, so it touches each byte of
-/// the context columns once.
-fn parse_aligned(line: &[u8]) -> Option<TraceLine<'_>> {
+/// the context columns once. The context columns and the text after `TS: `.
+#[inline(always)]
+pub(super) fn aligned_context(line: &[u8]) -> Option<(RecordHeader<'_>, &[u8])> {
     if line.get(COMM_WIDTH) != Some(&b'-') {
         return None;
     }
@@ -214,12 +220,16 @@ fn parse_aligned(line: &[u8]) -> Option<TraceLine<'_>> {
         flags,
         ts,
     };
-    Some(record_from(line, header, rest))
+    Some((header, rest))
 }
 
 /// A record line's kind, from the text after `TS: `.
 #[inline(always)]
-fn record_from<'a>(line: &'a [u8], header: RecordHeader<'a>, rest: &'a [u8]) -> TraceLine<'a> {
+pub(super) fn record_from<'a>(
+    line: &'a [u8],
+    header: RecordHeader<'a>,
+    rest: &'a [u8],
+) -> TraceLine<'a> {
     match rest {
         b"<stack trace>" => TraceLine::StackStart(header, StackKind::Kernel),
         b"<user stack trace>" => TraceLine::StackStart(header, StackKind::User),
@@ -307,13 +317,16 @@ fn context_after(after: &[u8]) -> Option<AfterCpu<'_>> {
         Some(len) => (Some(&after[..len]), trim_start(&after[len..])),
         None => (None, after),
     };
-    let ts_len = timestamp_len(ts_part)?;
-    let rest = ts_part[ts_len..].strip_prefix(b": ")?;
-    Some(AfterCpu {
-        flags,
-        ts: &ts_part[..ts_len],
-        rest,
-    })
+    let (ts, rest) = timestamp_and_rest(ts_part)?;
+    Some(AfterCpu { flags, ts, rest })
+}
+
+/// `TS: REST`: the timestamp and the event's text after it.
+#[inline(always)]
+pub(super) fn timestamp_and_rest(input: &[u8]) -> Option<(&[u8], &[u8])> {
+    let ts_len = timestamp_len(input)?;
+    let rest = input[ts_len..].strip_prefix(b": ")?;
+    Some((&input[..ts_len], rest))
 }
 
 /// Length of `digits` or `digits.digits` at the start of `input`.
