@@ -32,6 +32,18 @@ struct ParsedLine<'t> {
     parsed: TraceLine<'t>,
 }
 
+/// The `start` of a slot that holds no line.
+const NO_LINE: usize = usize::MAX;
+
+impl ParsedLine<'_> {
+    /// A slot with no line in it.
+    const NONE: Self = Self {
+        start: NO_LINE,
+        end: NO_LINE,
+        parsed: TraceLine::Blank,
+    };
+}
+
 /// Allocations kept between records so that decoding one allocates nothing.
 #[derive(Debug, Default)]
 pub(super) struct Spare {
@@ -65,13 +77,28 @@ impl<'c> Decoder<'c> {
         text: &[u8],
         sink: &mut impl FnMut(&Record<'_>) -> Result<(), E>,
     ) -> Result<(), E> {
-        let mut next = line_at(&mut self.context, text, 0);
+        // The line at hand and the one after it, parsed in place: a parsed line is large,
+        // and moving it from record to record stalled on the copies.
+        let mut slots = [ParsedLine::NONE; 2];
+        read_line(&mut self.context, text, 0, &mut slots[0]);
+        let mut current = 0;
         // The line the in-place path last declined: the next attempt must be past it.
         let mut declined = usize::MAX;
-        while let Some(line) = next {
+        loop {
+            let [first, second] = &mut slots;
+            let (slot, ahead) = if current == 0 {
+                (first, second)
+            } else {
+                (second, first)
+            };
+            let line: &ParsedLine<'_> = slot;
+            if line.start == NO_LINE {
+                break;
+            }
             if self.is_idle() && line.start != declined {
-                if let Some(after) = self.record_in_place(text, line, sink)? {
-                    next = Some(after);
+                if self.record_in_place(text, line, ahead, sink)? {
+                    // The line that ended the record is the next one at hand.
+                    current ^= 1;
                     continue;
                 }
                 declined = line.start;
@@ -82,25 +109,26 @@ impl<'c> Decoder<'c> {
                 // A fresh record of this line alone, as the in-place path would start it:
                 // let that path take it, and the lines after it.
                 self.retract_pending();
-                next = Some(line);
                 continue;
             }
-            next = line_at(&mut self.context, text, line.end + 1);
+            let after = line.end + 1;
+            read_line(&mut self.context, text, after, slot);
         }
         Ok(())
     }
 
     /// Decodes the event that starts at `first` if the lines after it show plainly where it
-    /// ends, and returns the line that ends it. `None`, with nothing done, when the record
-    /// is not plain, or when `text` ends before the line that ends it.
+    /// ends, and leaves the line that ends it in `ahead`. `false`, with nothing done, when
+    /// the record is not plain, or when `text` ends before the line that ends it.
     fn record_in_place<'t, E>(
         &mut self,
         text: &'t [u8],
-        first: ParsedLine<'t>,
+        first: &ParsedLine<'t>,
+        ahead: &mut ParsedLine<'t>,
         sink: &mut impl FnMut(&Record<'_>) -> Result<(), E>,
-    ) -> Result<Option<ParsedLine<'t>>, E> {
+    ) -> Result<bool, E> {
         let TraceLine::Event(header, event_text) = first.parsed else {
-            return Ok(None);
+            return Ok(false);
         };
         let entries = match event_text {
             EventText::Named { name, .. } => self.catalog.lookup(name),
@@ -109,12 +137,13 @@ impl<'c> Decoder<'c> {
         let (mut stack, mut ustack) = self.spare.take_frames();
         let mut open_stack = None;
         let mut at = first.end + 1;
-        let end_line = loop {
-            let Some(line) = line_at(&mut self.context, text, at) else {
+        loop {
+            if !read_line(&mut self.context, text, at, ahead) {
                 // What follows is not in this block.
                 self.spare.keep_frames(stack, ustack);
-                return Ok(None);
-            };
+                return Ok(false);
+            }
+            let line: &ParsedLine<'t> = ahead;
             match line.parsed {
                 TraceLine::StackFrame(frame) if open_stack.is_some() => {
                     match open_stack {
@@ -147,11 +176,11 @@ impl<'c> Decoder<'c> {
                     };
                 if !ends {
                     self.spare.keep_frames(stack, ustack);
-                    return Ok(None);
+                    return Ok(false);
                 }
             }
-            break line;
-        };
+            break;
+        }
         self.summary.events += 1;
         // Built where it stays: moving a record costs a `memcpy` call.
         let mut record = Record::Event(Event {
@@ -175,22 +204,28 @@ impl<'c> Decoder<'c> {
             self.spare.keep_frames(event.stack, event.ustack);
         }
         result?;
-        Ok(Some(end_line))
+        Ok(true)
     }
 }
 
-/// The line of `text` that starts at `start`, parsed; `None` past the end.
+/// Reads the line of `text` that starts at `start` into `slot`; `false` (and the slot
+/// marked empty) past the end. The parse is written into the slot where it stays.
 #[inline(always)]
-fn line_at<'t>(context: &mut ContextMemo, text: &'t [u8], start: usize) -> Option<ParsedLine<'t>> {
+fn read_line<'t>(
+    context: &mut ContextMemo,
+    text: &'t [u8],
+    start: usize,
+    slot: &mut ParsedLine<'t>,
+) -> bool {
     if start >= text.len() {
-        return None;
+        slot.start = NO_LINE;
+        return false;
     }
     let end = find_newline(text, start).unwrap_or(text.len());
-    Some(ParsedLine {
-        start,
-        end,
-        parsed: context.parse(&text[start..end]),
-    })
+    slot.start = start;
+    slot.end = end;
+    context.parse_into(&text[start..end], &mut slot.parsed);
+    true
 }
 
 #[cfg(test)]

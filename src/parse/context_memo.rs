@@ -12,6 +12,7 @@ use super::trace_line::aligned_context;
 use super::trace_line::parse_unaligned;
 use super::trace_line::record_from;
 use super::trace_line::timestamp_and_rest;
+use super::trace_line::trim;
 use super::EventText;
 use super::RecordHeader;
 use super::Tgid;
@@ -59,50 +60,79 @@ impl Default for ContextMemo {
 }
 
 impl ContextMemo {
-    /// [`parse_line`]`(line)`, reading the context columns from the memo when `line`
-    /// starts with the same bytes as the last record line.
-    #[inline]
-    pub(crate) fn parse<'a>(&mut self, line: &'a [u8]) -> TraceLine<'a> {
-        if self.len != 0
-            && line.len() > self.len
-            && starts_with_padded(line, &self.prefix, self.len)
-        {
-            // Every byte the context columns were read from is the same, and a timestamp
-            // followed by `: ` cannot be read as flags, so the full read would reach this
-            // timestamp with these columns. When it is not there, the full read decides.
-            if let Some((ts, rest)) = timestamp_and_rest(&line[self.len..]) {
-                let header = RecordHeader {
-                    comm: &line[self.comm.0..self.comm.1],
-                    pid: self.pid,
-                    tgid: self.tgid,
-                    cpu: self.cpu,
-                    flags: self.flags.map(|(start, end)| &line[start..end]),
-                    ts,
-                };
-                if self.name_len != 0 && starts_with_padded(rest, &self.name, self.name_len) {
-                    // The name's characters end at its `:`, so the full read takes the
-                    // same name, and the body after `: `.
-                    let (name, body) = rest.split_at(self.name_len);
-                    let text = EventText::Named {
-                        name: &name[..name.len() - 2],
-                        body,
-                    };
-                    return TraceLine::Event(header, text);
-                }
-                let parsed = record_from(line, header, rest);
-                self.remember_name(&parsed);
-                return parsed;
+    /// [`parse_line`]`(line)` into `out`, reading the context columns from the memo when
+    /// `line` starts with the same bytes as the last record line. Written in place, and by
+    /// each way out on its own: a parsed line that is returned and moved, or built for
+    /// one shared write, was built on the stack and copied, which stalled on the copy.
+    #[inline(never)]
+    pub(crate) fn parse_into<'a>(&mut self, line: &'a [u8], out: &mut TraceLine<'a>) {
+        if let Some((header, rest)) = self.context_hit(line) {
+            if let Some(text) = self.name_hit(rest) {
+                *out = TraceLine::Event(header, text);
+                return;
             }
+            *out = record_from(line, header, rest);
+            self.remember_name(out);
+            return;
         }
-        match aligned_context(line) {
-            Some((header, rest)) => {
-                self.remember(line, &header);
-                let parsed = record_from(line, header, rest);
-                self.remember_name(&parsed);
-                parsed
-            }
-            None => parse_unaligned(line),
+        if let Some((header, rest)) = aligned_context(line) {
+            self.remember(line, &header);
+            *out = record_from(line, header, rest);
+            self.remember_name(out);
+            return;
         }
+        // Stack frames are most of the lines that are not records.
+        if let Some(frame) = line.strip_prefix(b" => ") {
+            *out = TraceLine::StackFrame(trim(frame));
+            return;
+        }
+        *out = parse_unaligned(line);
+    }
+
+    /// [`parse_into`](Self::parse_into), returned.
+    #[cfg(test)]
+    fn parse<'a>(&mut self, line: &'a [u8]) -> TraceLine<'a> {
+        let mut parsed = TraceLine::Blank;
+        self.parse_into(line, &mut parsed);
+        parsed
+    }
+
+    /// The context columns and the text after `TS: `, when `line` starts with the kept
+    /// context. Every byte the columns were read from is the same, and a timestamp followed
+    /// by `: ` cannot be read as flags, so the full read would reach this timestamp with
+    /// these columns. When it is not there, the full read decides.
+    #[inline(always)]
+    fn context_hit<'a>(&self, line: &'a [u8]) -> Option<(RecordHeader<'a>, &'a [u8])> {
+        if self.len == 0 || line.len() <= self.len {
+            return None;
+        }
+        if !starts_with_padded(line, &self.prefix, self.len) {
+            return None;
+        }
+        let (ts, rest) = timestamp_and_rest(&line[self.len..])?;
+        let header = RecordHeader {
+            comm: &line[self.comm.0..self.comm.1],
+            pid: self.pid,
+            tgid: self.tgid,
+            cpu: self.cpu,
+            flags: self.flags.map(|(start, end)| &line[start..end]),
+            ts,
+        };
+        Some((header, rest))
+    }
+
+    /// `NAME: BODY` when `rest` starts with the kept name and its `: `: the name's
+    /// characters end at its `:`, so the full read takes the same name.
+    #[inline(always)]
+    fn name_hit<'a>(&self, rest: &'a [u8]) -> Option<EventText<'a>> {
+        if self.name_len == 0 || !starts_with_padded(rest, &self.name, self.name_len) {
+            return None;
+        }
+        let (name, body) = rest.split_at(self.name_len);
+        Some(EventText::Named {
+            name: &name[..name.len() - 2],
+            body,
+        })
     }
 
     /// Keeps the event name of a `NAME: BODY` record.
