@@ -518,13 +518,14 @@ pub(super) fn decode_event_with<'a>(
 
 /// [`decode_event_with`] into an event the caller built (header set, `fields` empty): the
 /// in-place path builds its record where it stays, as moving a record cost a `memcpy`
-/// call each time.
+/// call each time. Returns whether the fields may own memory (hold an array); `false`
+/// when a template without array fields made them.
 pub(super) fn decode_event_into<'a>(
     catalog: &'a EventCatalog,
     candidates: &'a [CatalogEntry],
     text: EventText<'a>,
     event: &mut Event<'a>,
-) {
+) -> bool {
     match text {
         EventText::Named { name, body } => {
             event.name = Cow::Borrowed(name);
@@ -534,12 +535,12 @@ pub(super) fn decode_event_into<'a>(
                 };
                 if split_with_template_into(template, body, &mut event.fields) {
                     event.group = Some(&entry.group);
-                    return;
+                    return template.has_arrays;
                 }
                 if let Some(fields) = split_old_layouts(template, body) {
                     event.group = Some(&entry.group);
                     set_fields(&mut event.fields, fields);
-                    return;
+                    return true;
                 }
             }
             event.group = candidates.first().map(|e| e.group.as_str());
@@ -592,6 +593,7 @@ pub(super) fn decode_event_into<'a>(
             ]);
         }
     }
+    true
 }
 
 /// Layouts the print fmt does not describe: old uprobe text with extra spaces after

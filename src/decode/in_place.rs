@@ -18,6 +18,7 @@ use super::record::Event;
 use super::record::Record;
 use crate::parse::bytes::find_newline;
 use crate::parse::recycle::emptied;
+use crate::parse::recycle::forget_plain_fields;
 use crate::parse::ContextMemo;
 use crate::parse::EventText;
 use crate::parse::Field;
@@ -192,15 +193,20 @@ impl<'c> Decoder<'c> {
             stack,
             ustack,
         });
+        let mut may_own_memory = true;
         if let Record::Event(event) = &mut record {
-            decode_event_into(self.catalog, entries, event_text, event);
+            may_own_memory = decode_event_into(self.catalog, entries, event_text, event);
             if event.guessed {
                 self.summary.guessed += 1;
             }
         }
         let result = sink(&record);
         if let Record::Event(event) = record {
-            self.spare.fields = emptied(event.fields);
+            let mut fields = event.fields;
+            if !may_own_memory {
+                forget_plain_fields(&mut fields);
+            }
+            self.spare.fields = emptied(fields);
             self.spare.keep_frames(event.stack, event.ustack);
         }
         result?;

@@ -69,6 +69,8 @@ pub struct Template {
     pub(crate) delimiters: Vec<Option<Vec<u8>>>,
     /// The greedy match planned as steps.
     pub(crate) steps: Steps,
+    /// Whether a field of it is an array, whose value owns memory.
+    pub(crate) has_arrays: bool,
 }
 
 impl Template {
@@ -88,11 +90,13 @@ impl Template {
             })
             .collect();
         let steps = Steps::compile(&segments);
+        let has_arrays = fields.iter().any(|field| field.is_array);
         Self {
             segments,
             fields,
             delimiters,
             steps,
+            has_arrays,
         }
     }
 
