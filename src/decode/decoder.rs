@@ -467,7 +467,7 @@ impl<'c> Decoder<'c> {
 }
 
 /// The best fit of `text` among `templates`: complete over needs-more over mismatch.
-fn best_fit<'t>(templates: impl Iterator<Item = &'t Template>, text: &[u8]) -> Fit {
+pub(super) fn best_fit<'t>(templates: impl Iterator<Item = &'t Template>, text: &[u8]) -> Fit {
     let mut best = Fit::Mismatch;
     for template in templates {
         match fit_template(template, text) {

@@ -4,16 +4,22 @@
 //! shows where the record ends. When the whole block is at hand, that line is already
 //! there: a record whose end is plain (the next line starts a record, or its stacks are
 //! followed by one) is decoded from the block in place, with no copy and no state kept.
-//! Anything else (a string with a newline, a blank or stray line after the record, the
-//! block's last record) goes through [`Decoder::push_line`], so the records are exactly
-//! those of a decoder fed the same lines one by one (the tests hold the two paths to it).
+//! So is a record whose strings hold newlines, when the text up to the next record fits
+//! its template: the line-by-line decoder joins those lines too, and the record's lines
+//! are one slice of the block. Anything else (a text that does not fit, a blank or stray
+//! line after the record, the block's last record) goes through [`Decoder::push_line`],
+//! so the records are exactly those of a decoder fed the same lines one by one (the tests
+//! and the `decoder` fuzz target hold the two paths to it).
 
 use std::borrow::Cow;
 
+use super::decoder::best_fit;
 use super::decoder::decode_event_into;
 use super::decoder::ends_as_printed;
 use super::decoder::Decoder;
+use super::decoder::MAX_RECORD_LINES;
 use super::decoder::MAX_RECORD_TEXT;
+use super::event_catalog::CatalogEntry;
 use super::record::Event;
 use super::record::Record;
 use crate::parse::bytes::find_newline;
@@ -22,6 +28,7 @@ use crate::parse::recycle::forget_plain_fields;
 use crate::parse::ContextMemo;
 use crate::parse::EventText;
 use crate::parse::Field;
+use crate::parse::Fit;
 use crate::parse::StackKind;
 use crate::parse::TraceLine;
 
@@ -137,12 +144,38 @@ impl<'c> Decoder<'c> {
         };
         let (mut stack, mut ustack) = self.spare.take_frames();
         let mut open_stack = None;
+        let mut event_text = event_text;
+        // The record's text ends at `record_end`, after `record_lines` lines.
+        let mut record_end = first.end;
+        let mut record_lines = 1;
         let mut at = first.end + 1;
+        let mut read_next = true;
         loop {
-            if !read_line(&mut self.context, text, at, ahead) {
+            if read_next && !read_line(&mut self.context, text, at, ahead) {
                 // What follows is not in this block.
                 self.spare.keep_frames(stack, ustack);
                 return Ok(false);
+            }
+            read_next = true;
+            if record_lines == 1 && open_stack.is_none() && !ahead.parsed.starts_record() {
+                // A string with a newline in it, it seems: take the lines up to the next
+                // record as the rest of the record when the line-by-line decoder would.
+                let joined = match event_text {
+                    EventText::Named { name, body } => self
+                        .continued_lines(text, first.start, body, entries, ahead)
+                        .map(|(body, lines)| (name, body, lines)),
+                    _ => None,
+                };
+                let Some((name, body, lines)) = joined else {
+                    self.spare.keep_frames(stack, ustack);
+                    return Ok(false);
+                };
+                event_text = EventText::Named { name, body };
+                record_end = at_end_of(text, body);
+                record_lines = lines;
+                // `ahead` holds the line after them.
+                read_next = false;
+                continue;
             }
             let line: &ParsedLine<'t> = ahead;
             match line.parsed {
@@ -164,9 +197,9 @@ impl<'c> Decoder<'c> {
                 _ => {}
             }
             // The line-by-line decoder weighs a following line only while the record has
-            // room for it; a record of one line always has room for a second (one line
-            // each is far below `MAX_RECORD_LINES`).
-            let room = (first.end - first.start) + 1 + (line.end - line.start) <= MAX_RECORD_TEXT;
+            // room for it.
+            let room = (record_end - first.start) + 1 + (line.end - line.start) <= MAX_RECORD_TEXT
+                && record_lines < MAX_RECORD_LINES;
             if open_stack.is_none() && room {
                 // Its test for a record that ends here: the next line starts a record and
                 // the text ends as its template does.
@@ -212,6 +245,57 @@ impl<'c> Decoder<'c> {
         result?;
         Ok(true)
     }
+
+    /// The text of a `NAME: BODY` record whose `body` (in `text`, on the line that starts
+    /// at `record_start`) runs on over the lines from `ahead` to the next record, and how
+    /// many lines it has, when the line-by-line decoder joins them all: its last line
+    /// joins when the text up to it fits a template completely (or there is none), and
+    /// that join takes in any lines held before it; the record has room for them all.
+    /// `ahead` is left holding the line after them. `None` when that is not sure, or the
+    /// block ends first.
+    fn continued_lines<'t>(
+        &mut self,
+        text: &'t [u8],
+        record_start: usize,
+        body: &'t [u8],
+        entries: &[CatalogEntry],
+        ahead: &mut ParsedLine<'t>,
+    ) -> Option<(&'t [u8], usize)> {
+        let mut lines = 1;
+        let mut last_end;
+        loop {
+            lines += 1;
+            last_end = ahead.end;
+            let last_is_blank = ahead.parsed == TraceLine::Blank;
+            // Room for this line, or the record ends before it.
+            if last_end - record_start > MAX_RECORD_TEXT || lines > MAX_RECORD_LINES {
+                return None;
+            }
+            if !read_line(&mut self.context, text, last_end + 1, ahead) {
+                return None;
+            }
+            if ahead.parsed.starts_record() {
+                // A blank last line is held, not joined.
+                if last_is_blank {
+                    return None;
+                }
+                break;
+            }
+        }
+        let body_start = at_end_of(text, body) - body.len();
+        let joined = &text[body_start..last_end];
+        let mut templates = entries
+            .iter()
+            .filter_map(|entry| entry.template.as_ref())
+            .peekable();
+        let joins = templates.peek().is_none() || best_fit(templates, joined) == Fit::Complete;
+        joins.then_some((joined, lines))
+    }
+}
+
+/// Where `part`, a slice of `text`, ends in it.
+fn at_end_of(text: &[u8], part: &[u8]) -> usize {
+    (part.as_ptr() as usize + part.len()).wrapping_sub(text.as_ptr() as usize)
 }
 
 /// Reads the line of `text` that starts at `start` into `slot`; `false` (and the slot
@@ -318,10 +402,25 @@ mod tests {
         assert!(checked >= 10, "only {checked} captures found");
     }
 
+    /// Hand-made: `grp/tail`, `(%lx) s=%s`.
+    const TAIL_FORMAT: &[u8] = b"name: tail\nID: 2327\nformat:\n\
+\tfield:unsigned short common_type;\toffset:0;\tsize:2;\tsigned:0;\n\
+\tfield:int common_pid;\toffset:4;\tsize:4;\tsigned:1;\n\
+\n\
+\tfield:unsigned long __probe_ip;\toffset:8;\tsize:8;\tsigned:0;\n\
+\tfield:__data_loc char[] s;\toffset:16;\tsize:4;\tsigned:1;\n\
+\n\
+print fmt: \"(%lx) s=%s\", REC->__probe_ip, __get_str(s)\n";
+
     /// Hand-made: the shapes where a record's end is not plain, next to plain ones.
     #[test]
     fn awkward_ends_decode_the_same_in_place_and_line_by_line() {
-        let catalog = crate::decode::decoder::tests::catalog();
+        let mut catalog = crate::decode::decoder::tests::catalog();
+        // An unquoted string last, which a blank line after it would still fit.
+        catalog.insert(
+            "grp",
+            crate::parse::parse_event_format(TAIL_FORMAT).unwrap(),
+        );
         let header =
             |pid: u32, ts: u32| format!("               t-{pid}    [000] ..... {ts}.000000: ");
         let mut text = String::new();
@@ -337,6 +436,20 @@ mod tests {
             "ent: (0x1) p=\"d\" n=6\nstray",
             "ent: (0x1) p=\"e\" n=7",
             "other: (0x1 <- 0x2) a=1",
+            // Strings over several lines: two newlines, then with its stacks, then with a
+            // line inside that does not fit yet, one that never fits, an unquoted string
+            // last with a blank line after it and in it, one without a format, the most
+            // lines a record may have and one more, and one that is still open.
+            "ent: (0x1) p=\"a\nb\nc\" n=9",
+            "ent: (0x1) p=\"q\nr\" n=12",
+            "ent: (0x1) p=\"s\" n=\nt\" n=13",
+            "ent: (0x1) p=\"u\nv\" n=x",
+            "tail: (0x1) s=a\nb\n",
+            "tail: (0x1) s=a\n\nb",
+            "other: (0x1 <- 0x2) a=1\nb=2",
+            &format!("ent: (0x1) p=\"{}\" n=14", "w\n".repeat(MAX_RECORD_LINES - 1)),
+            &format!("ent: (0x1) p=\"{}\" n=15", "w\n".repeat(MAX_RECORD_LINES)),
+            "ent: (0x1) p=\"u\nv 5",
             "ent: (0x1) p=\"f",
         ]
         .into_iter()
@@ -356,6 +469,15 @@ mod tests {
                 text.push_str("CPU:1 [LOST 7 EVENTS]\n");
             }
         }
+        // Records of two lines as long as a record may be, and one byte longer.
+        for (k, extra) in [(20, 0), (21, 1)] {
+            let head = format!("{}ent: (0x1) p=\"", header(1, k));
+            let tail = "\" n=16";
+            let fill = MAX_RECORD_TEXT + extra - head.len() - 1 - tail.len();
+            text.push_str(&format!("{head}{}\n{tail}\n", "y".repeat(fill)));
+        }
+        text.push_str(&header(1, 22));
+        text.push_str("ent: (0x1) p=\"z\" n=17\n");
         same_both_ways(&catalog, text.as_bytes(), "hand-made");
         // Found by the decoder fuzz target: `NAME:` with nothing after it, in a comm with
         // ` x=` in it, then the next record.
