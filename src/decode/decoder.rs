@@ -14,6 +14,7 @@ use super::pending_head::PendingHead;
 use super::record::Event;
 use super::record::Record;
 use super::summary::DecodeSummary;
+use crate::parse::bytes::has_prefix;
 use crate::parse::fit_template;
 use crate::parse::guess_value;
 use crate::parse::parse_line;
@@ -623,7 +624,10 @@ fn split_old_layouts<'a>(template: &'a Template, body: &'a [u8]) -> Option<Vec<F
 /// its last value's shape. A cheap test that the record is complete.
 fn ends_like(template: &Template, body: &[u8]) -> bool {
     match template.segments.last() {
-        Some(Segment::Literal(lit)) => body.ends_with(lit),
+        Some(Segment::Literal(lit)) => body
+            .len()
+            .checked_sub(lit.len())
+            .is_some_and(|start| has_prefix(&body[start..], lit)),
         Some(Segment::Value { kind, .. }) => {
             let last = body.last().copied().unwrap_or(b' ');
             match kind {
