@@ -646,6 +646,13 @@ fn ends_like(template: &Template, body: &[u8]) -> bool {
 /// line-by-line decoder judges it with nothing held: it has no template to say otherwise,
 /// or it ends the way one of its templates ends.
 pub(super) fn ends_as_printed(entries: &[CatalogEntry], body: &[u8]) -> bool {
+    // Most names have one entry: no iterator to set up.
+    if let [entry] = entries {
+        return entry
+            .template
+            .as_ref()
+            .is_none_or(|template| ends_like(template, body));
+    }
     let mut templates = entries
         .iter()
         .filter_map(|entry| entry.template.as_ref())
