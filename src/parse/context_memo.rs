@@ -8,6 +8,7 @@
 //! [`parse_line`] gives (the tests hold the two to it).
 
 use super::bytes::starts_with_padded;
+use super::parse_line;
 use super::trace_line::aligned_context;
 use super::trace_line::parse_unaligned;
 use super::trace_line::record_from;
@@ -170,6 +171,26 @@ impl ContextMemo {
     }
 }
 
+/// Whether every line of `text`, read in order through one [`ContextMemo`], reads as
+/// [`parse_line`] reads it alone. `Err` names the first line that does not. For tests and
+/// the `trace_line` fuzz target.
+#[doc(hidden)]
+pub fn memo_agrees_with_parse_line(text: &[u8]) -> Result<(), String> {
+    let mut memo = ContextMemo::default();
+    for line in text.split(|b| *b == b'\n') {
+        let mut read = TraceLine::Blank;
+        memo.parse_into(line, &mut read);
+        let alone = parse_line(line);
+        if read != alone {
+            return Err(format!(
+                "{:?}: memo {read:?}, alone {alone:?}",
+                String::from_utf8_lossy(line)
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// Where `part`, a slice of `line`, starts in it.
 fn offset_in(line: &[u8], part: &[u8]) -> usize {
     (part.as_ptr() as usize).wrapping_sub(line.as_ptr() as usize)
@@ -178,7 +199,6 @@ fn offset_in(line: &[u8], part: &[u8]) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::parse::parse_line;
 
     /// Each line, read after each other line, reads as `parse_line` reads it: lines that
     /// share context columns, lines that share only part of them, and lines whose
@@ -224,6 +244,25 @@ mod tests {
                 );
             }
         }
+    }
+
+    /// Every real capture in the repository, line by line in order.
+    #[test]
+    fn captures_read_as_parse_line() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let mut checked = 0;
+        for dir in ["fixtures", "tests/vm/captures"] {
+            for entry in std::fs::read_dir(root.join(dir)).unwrap() {
+                let path = entry.unwrap().path();
+                for name in ["trace_pipe.txt", "trace.txt"] {
+                    if let Ok(text) = std::fs::read(path.join(name)) {
+                        memo_agrees_with_parse_line(&text).unwrap();
+                        checked += 1;
+                    }
+                }
+            }
+        }
+        assert!(checked >= 10, "only {checked} captures found");
     }
 
     /// A line whose context columns are longer than the memo keeps is read in full.

@@ -15,6 +15,7 @@ mod ring_page;
 mod steps;
 mod trace_line;
 
+pub use context_memo::memo_agrees_with_parse_line;
 pub(crate) use context_memo::ContextMemo;
 pub use dynamic_events::parse_dynamic_event;
 pub use dynamic_events::parse_dynamic_events;
