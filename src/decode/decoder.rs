@@ -712,20 +712,40 @@ pub(super) mod tests {
     use super::*;
     use crate::parse::parse_event_format;
 
-    const ENT_FORMAT: &[u8] = b"name: ent\nID: 2326\nformat:\n\
-\tfield:unsigned short common_type;\toffset:0;\tsize:2;\tsigned:0;\n\
-\tfield:int common_pid;\toffset:4;\tsize:4;\tsigned:1;\n\
-\n\
-\tfield:unsigned long __probe_ip;\toffset:8;\tsize:8;\tsigned:0;\n\
-\tfield:__data_loc char[] p;\toffset:16;\tsize:4;\tsigned:1;\n\
-\tfield:s32 n;\toffset:20;\tsize:4;\tsigned:1;\n\
-\n\
-print fmt: \"(%lx) p=\\\"%s\\\" n=%d\", REC->__probe_ip, __get_str(p), REC->n\n";
+    /// A hand-made uprobe format file: the common fields, `__probe_ip`, then `fields`
+    /// (`"s32 n"`, each 4 bytes), and `print_fmt` as the file spells it.
+    pub(in crate::decode) fn uprobe_format(
+        name: &str,
+        fields: &[&str],
+        print_fmt: &str,
+    ) -> crate::parse::EventFormat {
+        let mut text = format!(
+            "name: {name}\nID: 2326\nformat:\n\
+             \tfield:unsigned short common_type;\toffset:0;\tsize:2;\tsigned:0;\n\
+             \tfield:int common_pid;\toffset:4;\tsize:4;\tsigned:1;\n\n\
+             \tfield:unsigned long __probe_ip;\toffset:8;\tsize:8;\tsigned:0;\n"
+        );
+        for (k, field) in fields.iter().enumerate() {
+            let offset = 16 + 4 * k;
+            text.push_str(&format!(
+                "\tfield:{field};\toffset:{offset};\tsize:4;\tsigned:1;\n"
+            ));
+        }
+        text.push_str(&format!("\nprint fmt: {print_fmt}\n"));
+        parse_event_format(text.as_bytes()).unwrap()
+    }
 
     /// A catalog of one hand-made uprobe format, `grp/ent`: `(%lx) p="%s" n=%d`.
     pub(in crate::decode) fn catalog() -> EventCatalog {
         let mut c = EventCatalog::new();
-        c.insert("grp", parse_event_format(ENT_FORMAT).unwrap());
+        c.insert(
+            "grp",
+            uprobe_format(
+                "ent",
+                &["__data_loc char[] p", "s32 n"],
+                r#""(%lx) p=\"%s\" n=%d", REC->__probe_ip, __get_str(p), REC->n"#,
+            ),
+        );
         c
     }
 

@@ -402,16 +402,6 @@ mod tests {
         assert!(checked >= 10, "only {checked} captures found");
     }
 
-    /// Hand-made: `grp/tail`, `(%lx) s=%s`.
-    const TAIL_FORMAT: &[u8] = b"name: tail\nID: 2327\nformat:\n\
-\tfield:unsigned short common_type;\toffset:0;\tsize:2;\tsigned:0;\n\
-\tfield:int common_pid;\toffset:4;\tsize:4;\tsigned:1;\n\
-\n\
-\tfield:unsigned long __probe_ip;\toffset:8;\tsize:8;\tsigned:0;\n\
-\tfield:__data_loc char[] s;\toffset:16;\tsize:4;\tsigned:1;\n\
-\n\
-print fmt: \"(%lx) s=%s\", REC->__probe_ip, __get_str(s)\n";
-
     /// Hand-made: the shapes where a record's end is not plain, next to plain ones.
     #[test]
     fn awkward_ends_decode_the_same_in_place_and_line_by_line() {
@@ -419,7 +409,11 @@ print fmt: \"(%lx) s=%s\", REC->__probe_ip, __get_str(s)\n";
         // An unquoted string last, which a blank line after it would still fit.
         catalog.insert(
             "grp",
-            crate::parse::parse_event_format(TAIL_FORMAT).unwrap(),
+            crate::decode::decoder::tests::uprobe_format(
+                "tail",
+                &["__data_loc char[] s"],
+                r#""(%lx) s=%s", REC->__probe_ip, __get_str(s)"#,
+            ),
         );
         let header =
             |pid: u32, ts: u32| format!("               t-{pid}    [000] ..... {ts}.000000: ");

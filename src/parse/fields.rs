@@ -434,39 +434,24 @@ pub(crate) fn push_found<'a>(
     let Some(slot) = out.spare_capacity_mut().first_mut() else {
         return;
     };
+    // One arm per kind, each building its own constant variant in the slot.
+    macro_rules! write {
+        ($variant:ident $(($value:expr))?) => {
+            slot.write(Field {
+                name,
+                value: Value::$variant$(($value))?,
+            })
+        };
+    }
     match found {
-        Found::Signed(n) => slot.write(Field {
-            name,
-            value: Value::Signed(n),
-        }),
-        Found::Unsigned(n) => slot.write(Field {
-            name,
-            value: Value::Unsigned(n),
-        }),
-        Found::Hex(bytes) => slot.write(Field {
-            name,
-            value: Value::Hex(bytes),
-        }),
-        Found::Str(bytes) => slot.write(Field {
-            name,
-            value: Value::Str(bytes),
-        }),
-        Found::Symbol(bytes) => slot.write(Field {
-            name,
-            value: Value::Symbol(bytes),
-        }),
-        Found::Text(bytes) => slot.write(Field {
-            name,
-            value: Value::Text(bytes),
-        }),
-        Found::Char(c) => slot.write(Field {
-            name,
-            value: Value::Char(c),
-        }),
-        Found::Fault => slot.write(Field {
-            name,
-            value: Value::Fault,
-        }),
+        Found::Signed(n) => write!(Signed(n)),
+        Found::Unsigned(n) => write!(Unsigned(n)),
+        Found::Hex(bytes) => write!(Hex(bytes)),
+        Found::Str(bytes) => write!(Str(bytes)),
+        Found::Symbol(bytes) => write!(Symbol(bytes)),
+        Found::Text(bytes) => write!(Text(bytes)),
+        Found::Char(c) => write!(Char(c)),
+        Found::Fault => write!(Fault),
     };
     // SAFETY: the slot just past the length is written above.
     unsafe { out.set_len(out.len() + 1) };
