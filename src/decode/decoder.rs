@@ -447,10 +447,7 @@ impl<'c> Decoder<'c> {
             }
         };
         let result = sink(&record);
-        if let Record::Event(event) = record {
-            self.spare.fields = emptied(event.fields);
-            self.spare.keep_frames(event.stack, event.ustack);
-        }
+        self.spare.keep_record(record, true);
         self.frames.clear();
         result?;
         // Held blank lines belong to nothing; other held lines are decoded again.

@@ -23,6 +23,7 @@ use super::event_catalog::CatalogEntry;
 use super::record::Event;
 use super::record::Record;
 use crate::parse::bytes::find_newline;
+use crate::parse::bytes::offset_in;
 use crate::parse::recycle::emptied;
 use crate::parse::recycle::forget_plain_fields;
 use crate::parse::ContextMemo;
@@ -73,6 +74,22 @@ impl Spare {
     pub(super) fn keep_frames(&mut self, stack: Vec<&[u8]>, ustack: Vec<&[u8]>) {
         self.stack = emptied(stack);
         self.ustack = emptied(ustack);
+    }
+
+    /// Keeps the allocations of a record that went to the sink. `may_own_memory` is
+    /// `false` when its fields are known to hold no array (see `decode_event_into`), so
+    /// they are let go of without a look at each. Inlined: a record passed by value to a
+    /// call is copied with `memcpy`.
+    #[inline(always)]
+    pub(super) fn keep_record(&mut self, record: Record<'_>, may_own_memory: bool) {
+        if let Record::Event(event) = record {
+            let mut fields = event.fields;
+            if !may_own_memory {
+                forget_plain_fields(&mut fields);
+            }
+            self.fields = emptied(fields);
+            self.keep_frames(event.stack, event.ustack);
+        }
     }
 }
 
@@ -171,7 +188,7 @@ impl<'c> Decoder<'c> {
                     return Ok(false);
                 };
                 event_text = EventText::Named { name, body };
-                record_end = at_end_of(text, body);
+                record_end = offset_in(text, body) + body.len();
                 record_lines = lines;
                 // `ahead` holds the line after them.
                 read_next = false;
@@ -234,14 +251,7 @@ impl<'c> Decoder<'c> {
             }
         }
         let result = sink(&record);
-        if let Record::Event(event) = record {
-            let mut fields = event.fields;
-            if !may_own_memory {
-                forget_plain_fields(&mut fields);
-            }
-            self.spare.fields = emptied(fields);
-            self.spare.keep_frames(event.stack, event.ustack);
-        }
+        self.spare.keep_record(record, may_own_memory);
         result?;
         Ok(true)
     }
@@ -282,7 +292,7 @@ impl<'c> Decoder<'c> {
                 break;
             }
         }
-        let body_start = at_end_of(text, body) - body.len();
+        let body_start = offset_in(text, body);
         let joined = &text[body_start..last_end];
         let mut templates = entries
             .iter()
@@ -291,11 +301,6 @@ impl<'c> Decoder<'c> {
         let joins = templates.peek().is_none() || best_fit(templates, joined) == Fit::Complete;
         joins.then_some((joined, lines))
     }
-}
-
-/// Where `part`, a slice of `text`, ends in it.
-fn at_end_of(text: &[u8], part: &[u8]) -> usize {
-    (part.as_ptr() as usize + part.len()).wrapping_sub(text.as_ptr() as usize)
 }
 
 /// Reads the line of `text` that starts at `start` into `slot`; `false` (and the slot

@@ -3,6 +3,7 @@
 
 use std::ops::Range;
 
+use crate::parse::bytes::offset_in;
 use crate::parse::EventText;
 use crate::parse::RecordHeader;
 use crate::parse::StackKind;
@@ -31,13 +32,8 @@ enum TextSpans {
     Stack(StackKind),
 }
 
-/// The offset of `part`, a sub-slice of `line`, within it.
-fn offset(line: &[u8], part: &[u8]) -> usize {
-    (part.as_ptr() as usize).saturating_sub(line.as_ptr() as usize)
-}
-
 fn span(line: &[u8], part: &[u8]) -> Range<usize> {
-    let start = offset(line, part);
+    let start = offset_in(line, part);
     start..start + part.len()
 }
 
@@ -51,19 +47,19 @@ impl PendingHead {
         let text = match text {
             Ok(EventText::Named { name, body }) => TextSpans::Named {
                 name: span(line, name),
-                body: offset(line, body),
+                body: offset_in(line, body),
             },
             Ok(EventText::SyscallEnter { name, args }) => TextSpans::SyscallEnter {
                 name: span(line, name),
-                args: offset(line, args),
+                args: offset_in(line, args),
             },
             Ok(EventText::SyscallExit { name, ret }) => TextSpans::SyscallExit {
                 name: span(line, name),
-                ret: offset(line, ret),
+                ret: offset_in(line, ret),
             },
             Ok(EventText::Function { func, parent }) => TextSpans::Function {
                 func: span(line, func),
-                parent: offset(line, parent),
+                parent: offset_in(line, parent),
             },
             Err(kind) => TextSpans::Stack(kind),
         };

@@ -167,6 +167,13 @@ pub(crate) fn starts_with_padded(input: &[u8], padded: &[u8], len: usize) -> boo
     (word_at(&head[at..at + 8]) ^ word_at(&padded[at..at + 8])) & mask == 0
 }
 
+/// Where `part`, a sub-slice of `whole`, starts in it: parsed columns are kept as offsets
+/// into their line or block. (For a `part` outside `whole` the offset means nothing.)
+#[inline(always)]
+pub(crate) fn offset_in(whole: &[u8], part: &[u8]) -> usize {
+    (part.as_ptr() as usize).wrapping_sub(whole.as_ptr() as usize)
+}
+
 /// The eight bytes of a chunk as one word, for one compare instead of eight.
 #[inline(always)]
 fn word_at(chunk: &[u8]) -> u64 {

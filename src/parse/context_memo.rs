@@ -7,6 +7,7 @@
 //! follows are read. A line that does not is read in full, so the result is always what
 //! [`parse_line`] gives (the tests hold the two to it).
 
+use super::bytes::offset_in;
 use super::bytes::starts_with_padded;
 use super::parse_line;
 use super::trace_line::aligned_context;
@@ -189,11 +190,6 @@ pub fn memo_agrees_with_parse_line(text: &[u8]) -> Result<(), String> {
         }
     }
     Ok(())
-}
-
-/// Where `part`, a slice of `line`, starts in it.
-fn offset_in(line: &[u8], part: &[u8]) -> usize {
-    (part.as_ptr() as usize).wrapping_sub(line.as_ptr() as usize)
 }
 
 #[cfg(test)]
