@@ -28,6 +28,7 @@ use crate::parse::ContextMemo;
 use crate::parse::EventText;
 use crate::parse::Field;
 use crate::parse::Fit;
+use crate::parse::NameId;
 use crate::parse::RecordHeader;
 use crate::parse::Segment;
 use crate::parse::StackKind;
@@ -79,6 +80,9 @@ pub struct Decoder<'c> {
     pub(super) spare: Spare,
     /// The in-place path's last record context, to read runs of one task's lines faster.
     pub(super) context: ContextMemo,
+    /// The last name the in-place path looked up, by the memo's id for it, and its
+    /// entries.
+    pub(super) last_named: (NameId, &'c [CatalogEntry]),
 }
 
 /// What to do with a line that follows a pending record.
@@ -110,6 +114,7 @@ impl<'c> Decoder<'c> {
             summary: DecodeSummary::default(),
             spare: Spare::default(),
             context: ContextMemo::default(),
+            last_named: (NameId::NONE, &[]),
         }
     }
 

@@ -30,15 +30,18 @@ use crate::parse::ContextMemo;
 use crate::parse::EventText;
 use crate::parse::Field;
 use crate::parse::Fit;
+use crate::parse::NameId;
 use crate::parse::StackKind;
 use crate::parse::TraceLine;
 
-/// A line of the block: where it starts and ends (before its `\n`), and how it parsed.
+/// A line of the block: where it starts and ends (before its `\n`), how it parsed, and
+/// the memo's id for its event name.
 #[derive(Clone, Copy)]
 struct ParsedLine<'t> {
     start: usize,
     end: usize,
     parsed: TraceLine<'t>,
+    name_id: NameId,
 }
 
 /// The `start` of a slot that holds no line.
@@ -50,6 +53,7 @@ impl ParsedLine<'_> {
         start: NO_LINE,
         end: NO_LINE,
         parsed: TraceLine::Blank,
+        name_id: NameId::NONE,
     };
 }
 
@@ -156,7 +160,7 @@ impl<'c> Decoder<'c> {
             return Ok(false);
         };
         let entries = match event_text {
-            EventText::Named { name, .. } => self.catalog.lookup(name),
+            EventText::Named { name, .. } => self.entries_named(name, first.name_id),
             _ => &[],
         };
         let (mut stack, mut ustack) = self.spare.take_frames();
@@ -301,6 +305,19 @@ impl<'c> Decoder<'c> {
         let joins = templates.peek().is_none() || best_fit(templates, joined) == Fit::Complete;
         joins.then_some((joined, lines))
     }
+
+    /// The catalog entries of the event `name`, which has the memo's id `id`: runs of
+    /// records of one event look it up once.
+    #[inline(always)]
+    fn entries_named(&mut self, name: &[u8], id: NameId) -> &'c [CatalogEntry] {
+        let (known, entries) = self.last_named;
+        if id == known && id != NameId::NONE {
+            return entries;
+        }
+        let entries = self.catalog.lookup(name);
+        self.last_named = (id, entries);
+        entries
+    }
 }
 
 /// Reads the line of `text` that starts at `start` into `slot`; `false` (and the slot
@@ -319,7 +336,7 @@ fn read_line<'t>(
     let end = find_newline(text, start).unwrap_or(text.len());
     slot.start = start;
     slot.end = end;
-    context.parse_into(&text[start..end], &mut slot.parsed);
+    slot.name_id = context.parse_into(&text[start..end], &mut slot.parsed);
     true
 }
 

@@ -40,6 +40,22 @@ pub(crate) struct ContextMemo {
     name: [u8; NAME_MAX],
     /// How many bytes of `name` hold one; 0 when none is kept.
     name_len: usize,
+    /// Tells the kept name from the names kept before it (see [`NameId`]); `NameId::NONE`
+    /// when none is kept.
+    name_id: NameId,
+    /// The id the next different name gets.
+    next_id: u64,
+}
+
+/// Which event name a line read through a [`ContextMemo`] has: lines with the same id
+/// (other than [`NameId::NONE`]) have the same name, so a caller can look the name up
+/// once for a run of them. Ids are only compared between lines read through one memo.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct NameId(u64);
+
+impl NameId {
+    /// Not known to share a name with any other line.
+    pub(crate) const NONE: Self = Self(0);
 }
 
 /// The longest event name (with its `: `) kept.
@@ -57,6 +73,8 @@ impl Default for ContextMemo {
             flags: None,
             name: [0; NAME_MAX],
             name_len: 0,
+            name_id: NameId::NONE,
+            next_id: 1,
         }
     }
 }
@@ -66,29 +84,31 @@ impl ContextMemo {
     /// `line` starts with the same bytes as the last record line. Written in place, and by
     /// each way out on its own: a parsed line that is returned and moved, or built for
     /// one shared write, was built on the stack and copied, which stalled on the copy.
+    ///
+    /// Returns the [`NameId`] of the line's event name when it is a `NAME: BODY` record
+    /// whose name the memo holds, [`NameId::NONE`] otherwise.
     #[inline(never)]
-    pub(crate) fn parse_into<'a>(&mut self, line: &'a [u8], out: &mut TraceLine<'a>) {
+    pub(crate) fn parse_into<'a>(&mut self, line: &'a [u8], out: &mut TraceLine<'a>) -> NameId {
         if let Some((header, rest)) = self.context_hit(line) {
             if let Some(text) = self.name_hit(rest) {
                 *out = TraceLine::Event(header, text);
-                return;
+                return self.name_id;
             }
             *out = record_from(line, header, rest);
-            self.remember_name(out);
-            return;
+            return self.remember_name(out);
         }
         if let Some((header, rest)) = aligned_context(line) {
             self.remember(line, &header);
             *out = record_from(line, header, rest);
-            self.remember_name(out);
-            return;
+            return self.remember_name(out);
         }
         // Stack frames are most of the lines that are not records.
         if let Some(frame) = line.strip_prefix(b" => ") {
             *out = TraceLine::StackFrame(trim(frame));
-            return;
+            return NameId::NONE;
         }
         *out = parse_unaligned(line);
+        NameId::NONE
     }
 
     /// [`parse_into`](Self::parse_into), returned.
@@ -137,18 +157,28 @@ impl ContextMemo {
         })
     }
 
-    /// Keeps the event name of a `NAME: BODY` record.
-    fn remember_name(&mut self, parsed: &TraceLine<'_>) {
+    /// Keeps the event name of a `NAME: BODY` record, and gives its id: the kept one's
+    /// when the name is the same, a new one when not.
+    fn remember_name(&mut self, parsed: &TraceLine<'_>) -> NameId {
         let TraceLine::Event(_, EventText::Named { name, .. }) = parsed else {
-            return;
+            return NameId::NONE;
         };
+        let same = self.name_len == name.len() + 2 && self.name[..name.len()] == **name;
+        if same {
+            return self.name_id;
+        }
         let Some(kept) = self.name.get_mut(..name.len() + 2) else {
             self.name_len = 0;
-            return;
+            self.name_id = NameId::NONE;
+            return NameId::NONE;
         };
         kept[..name.len()].copy_from_slice(name);
         kept[name.len()..].copy_from_slice(b": ");
         self.name_len = name.len() + 2;
+        // A u64 is not used up: ids never repeat.
+        self.name_id = NameId(self.next_id);
+        self.next_id += 1;
+        self.name_id
     }
 
     /// Keeps `header`'s columns, read from `line` in the kernel's alignment.
@@ -173,20 +203,42 @@ impl ContextMemo {
 }
 
 /// Whether every line of `text`, read in order through one [`ContextMemo`], reads as
-/// [`parse_line`] reads it alone. `Err` names the first line that does not. For tests and
-/// the `trace_line` fuzz target.
+/// [`parse_line`] reads it alone, and whether lines given the same [`NameId`] have the
+/// same event name. `Err` names the first line that does not. For tests and the
+/// `trace_line` fuzz target.
 #[doc(hidden)]
 pub fn memo_agrees_with_parse_line(text: &[u8]) -> Result<(), String> {
     let mut memo = ContextMemo::default();
+    let mut names: Vec<(NameId, &[u8])> = Vec::new();
     for line in text.split(|b| *b == b'\n') {
         let mut read = TraceLine::Blank;
-        memo.parse_into(line, &mut read);
+        let id = memo.parse_into(line, &mut read);
         let alone = parse_line(line);
         if read != alone {
             return Err(format!(
                 "{:?}: memo {read:?}, alone {alone:?}",
                 String::from_utf8_lossy(line)
             ));
+        }
+        if id == NameId::NONE {
+            continue;
+        }
+        let TraceLine::Event(_, EventText::Named { name, .. }) = read else {
+            return Err(format!(
+                "{:?}: {id:?} for {read:?}",
+                String::from_utf8_lossy(line)
+            ));
+        };
+        match names.iter().find(|(known, _)| *known == id) {
+            Some((_, known)) if *known != name => {
+                return Err(format!(
+                    "{:?}: {id:?} was given to {:?} too",
+                    String::from_utf8_lossy(line),
+                    String::from_utf8_lossy(known)
+                ));
+            }
+            Some(_) => {}
+            None => names.push((id, name)),
         }
     }
     Ok(())
@@ -240,6 +292,64 @@ mod tests {
                 );
             }
         }
+    }
+
+    /// Lines of one event name share an id while the memo keeps that name, whether read
+    /// from the memo or in full; another name, or the first one again after it, gets a new
+    /// one; lines it does not read as records of a kept name get none.
+    #[test]
+    fn name_ids_follow_the_kept_name() {
+        let lines: [(&[u8], &str); 8] = [
+            (
+                b"           flood-18790   [000] DBZff  1032.477661: flood: i=1",
+                "a",
+            ),
+            (
+                b"           flood-18790   [000] DBZff  1032.477662: flood: i=2",
+                "a",
+            ),
+            (
+                b"           other-18791   [001] DBZff  1032.477663: flood: i=3",
+                "a",
+            ),
+            (b" => do_syscall_64+0x5c/0xe0", ""),
+            (
+                b"           flood-18790   [000] DBZff  1032.477664: touch: i=4",
+                "b",
+            ),
+            (
+                b"           flood-18790   [000] DBZff  1032.477665: flood: i=5",
+                "c",
+            ),
+            (
+                b"a very long comm that is not aligned-12 [000] .... 5.1: flood: i=1",
+                "",
+            ),
+            (
+                b"           flood-18790   [000] DBZff  1032.477666: flood: i=6",
+                "c",
+            ),
+        ];
+        let mut memo = ContextMemo::default();
+        let mut seen: Vec<(&str, NameId)> = Vec::new();
+        for (line, label) in lines {
+            let mut parsed = TraceLine::Blank;
+            let id = memo.parse_into(line, &mut parsed);
+            let shown = String::from_utf8_lossy(line);
+            if label.is_empty() {
+                assert_eq!(id, NameId::NONE, "{shown}");
+                continue;
+            }
+            assert_ne!(id, NameId::NONE, "{shown}");
+            match seen.iter().find(|(known, _)| *known == label) {
+                Some((_, known)) => assert_eq!(id, *known, "{shown}"),
+                None => {
+                    assert!(seen.iter().all(|(_, other)| *other != id), "{shown}");
+                    seen.push((label, id));
+                }
+            }
+        }
+        assert_eq!(seen.len(), 3);
     }
 
     /// Every real capture in the repository, line by line in order.

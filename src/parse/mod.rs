@@ -17,6 +17,7 @@ mod trace_line;
 
 pub use context_memo::memo_agrees_with_parse_line;
 pub(crate) use context_memo::ContextMemo;
+pub(crate) use context_memo::NameId;
 pub use dynamic_events::parse_dynamic_event;
 pub use dynamic_events::parse_dynamic_events;
 pub use dynamic_events::DynEventKind;
