@@ -74,10 +74,16 @@ impl Spare {
         )
     }
 
-    /// Keeps the allocations of a record's frame vectors for the next one.
+    /// Keeps the allocations of a record's frame vectors for the next one. Vectors that
+    /// never allocated (a record without stacks) leave the kept ones be.
+    #[inline(always)]
     pub(super) fn keep_frames(&mut self, stack: Vec<&[u8]>, ustack: Vec<&[u8]>) {
-        self.stack = emptied(stack);
-        self.ustack = emptied(ustack);
+        if stack.capacity() > 0 {
+            self.stack = emptied(stack);
+        }
+        if ustack.capacity() > 0 {
+            self.ustack = emptied(ustack);
+        }
     }
 
     /// Keeps the allocations of a record that went to the sink. `may_own_memory` is
@@ -108,18 +114,12 @@ impl<'c> Decoder<'c> {
     ) -> Result<(), E> {
         // The line at hand and the one after it, parsed in place: a parsed line is large,
         // and moving it from record to record stalled on the copies.
-        let mut slots = [ParsedLine::NONE; 2];
-        read_line(&mut self.context, text, 0, &mut slots[0]);
-        let mut current = 0;
+        let [mut slot, mut ahead] = [ParsedLine::NONE; 2];
+        let (mut slot, mut ahead) = (&mut slot, &mut ahead);
+        read_line(&mut self.context, text, 0, slot);
         // The line the in-place path last declined: the next attempt must be past it.
         let mut declined = usize::MAX;
         loop {
-            let [first, second] = &mut slots;
-            let (slot, ahead) = if current == 0 {
-                (first, second)
-            } else {
-                (second, first)
-            };
             let line: &ParsedLine<'_> = slot;
             if line.start == NO_LINE {
                 break;
@@ -127,7 +127,7 @@ impl<'c> Decoder<'c> {
             if self.is_idle() && line.start != declined {
                 if self.record_in_place(text, line, ahead, sink)? {
                     // The line that ended the record is the next one at hand.
-                    current ^= 1;
+                    std::mem::swap(&mut slot, &mut ahead);
                     continue;
                 }
                 declined = line.start;
@@ -163,7 +163,8 @@ impl<'c> Decoder<'c> {
             EventText::Named { name, .. } => self.entries_named(name, first.name_id),
             _ => &[],
         };
-        let (mut stack, mut ustack) = self.spare.take_frames();
+        // Most records have no stacks: the kept frame vectors are taken at the first.
+        let (mut stack, mut ustack) = (Vec::new(), Vec::new());
         let mut open_stack = None;
         let mut event_text = event_text;
         // The record's text ends at `record_end`, after `record_lines` lines.
@@ -211,6 +212,9 @@ impl<'c> Decoder<'c> {
                 TraceLine::StackStart(stack_header, kind)
                     if stack_header.pid == header.pid && stack_header.cpu == header.cpu =>
                 {
+                    if open_stack.is_none() && stack.capacity() == 0 && ustack.capacity() == 0 {
+                        (stack, ustack) = self.spare.take_frames();
+                    }
                     open_stack = Some(kind);
                     at = line.end + 1;
                     continue;
