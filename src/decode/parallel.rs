@@ -313,12 +313,18 @@ fn decode_chunk<'c>(
         RecordFormat::None => Vec::new(),
         _ => pool.take(chunk.text.len() * 2),
     };
-    let mut formatter = RecordFormatter::new(format);
-    let mut sink = |record: &Record<'_>| -> Result<(), std::convert::Infallible> {
-        formatter.append(&mut output, record);
-        Ok(())
+    let Ok(()) = if format == RecordFormat::None {
+        // A sink of its own, so no record asks which format it is.
+        decoder.push_text(&chunk.text, &mut |_: &Record<'_>| {
+            Ok::<(), std::convert::Infallible>(())
+        })
+    } else {
+        let mut formatter = RecordFormatter::new(format);
+        decoder.push_text(&chunk.text, &mut |record: &Record<'_>| {
+            formatter.append(&mut output, record);
+            Ok::<(), std::convert::Infallible>(())
+        })
     };
-    let Ok(()) = decoder.push_text(&chunk.text, &mut sink);
     Decoded {
         chunk,
         output,
