@@ -156,7 +156,7 @@ impl<'c> Decoder<'c> {
         ahead: &mut ParsedLine<'t>,
         sink: &mut impl FnMut(&Record<'_>) -> Result<(), E>,
     ) -> Result<bool, E> {
-        let TraceLine::Event(header, event_text) = first.parsed else {
+        let TraceLine::Event(header, event_text) = &first.parsed else {
             return Ok(false);
         };
         let entries = match event_text {
@@ -166,7 +166,7 @@ impl<'c> Decoder<'c> {
         // Most records have no stacks: the kept frame vectors are taken at the first.
         let (mut stack, mut ustack) = (Vec::new(), Vec::new());
         let mut open_stack = None;
-        let mut event_text = event_text;
+        let mut event_text = *event_text;
         // The record's text ends at `record_end`, after `record_lines` lines.
         let mut record_end = first.end;
         let mut record_lines = 1;
@@ -243,7 +243,7 @@ impl<'c> Decoder<'c> {
         self.summary.events += 1;
         // Built where it stays: moving a record costs a `memcpy` call.
         let mut record = Record::Event(Event {
-            header,
+            header: *header,
             group: None,
             name: Cow::Borrowed(b""),
             fields: emptied(std::mem::take(&mut self.spare.fields)),
