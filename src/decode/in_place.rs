@@ -26,6 +26,7 @@ use crate::parse::bytes::find_newline;
 use crate::parse::bytes::offset_in;
 use crate::parse::recycle::emptied;
 use crate::parse::recycle::forget_plain_fields;
+use crate::parse::stack_frame;
 use crate::parse::ContextMemo;
 use crate::parse::EventText;
 use crate::parse::Field;
@@ -217,6 +218,16 @@ impl<'c> Decoder<'c> {
                     }
                     open_stack = Some(kind);
                     at = line.end + 1;
+                    // The frames after it, read straight from the text: a frame line
+                    // leaves the memo as it was.
+                    let frames = match kind {
+                        StackKind::User => &mut ustack,
+                        _ => &mut stack,
+                    };
+                    while let Some((frame, end)) = frame_at(text, at) {
+                        frames.push(frame);
+                        at = end + 1;
+                    }
                     continue;
                 }
                 _ => {}
@@ -322,6 +333,17 @@ impl<'c> Decoder<'c> {
         self.last_named = (id, entries);
         entries
     }
+}
+
+/// The stack frame on the line of `text` that starts at `start`, and where that line ends;
+/// `None` when it is not a frame line (or `start` is past the end).
+#[inline(always)]
+fn frame_at(text: &[u8], start: usize) -> Option<(&[u8], usize)> {
+    if !text.get(start..)?.starts_with(b" => ") {
+        return None;
+    }
+    let end = find_newline(text, start).unwrap_or(text.len());
+    stack_frame(&text[start..end]).map(|frame| (frame, end))
 }
 
 /// Reads the line of `text` that starts at `start` into `slot`; `false` (and the slot

@@ -202,6 +202,19 @@ impl ContextMemo {
     }
 }
 
+/// The frame of a stack frame line (` => FRAME`) as [`parse_line`] reads it, and `None`
+/// for any other line. A frame line leaves a [`ContextMemo`] as it was, so a run of them
+/// may be read with this instead, with no look at the memo.
+#[inline(always)]
+pub(crate) fn stack_frame(line: &[u8]) -> Option<&[u8]> {
+    let frame = line.strip_prefix(b" => ")?;
+    // A record line whose 15-byte comm starts with `=> ` starts so too.
+    if aligned_context(line).is_some() {
+        return None;
+    }
+    Some(trim(frame))
+}
+
 /// Whether every line of `text`, read in order through one [`ContextMemo`], reads as
 /// [`parse_line`] reads it alone, and whether lines given the same [`NameId`] have the
 /// same event name. `Err` names the first line that does not. For tests and the
@@ -217,6 +230,15 @@ pub fn memo_agrees_with_parse_line(text: &[u8]) -> Result<(), String> {
         if read != alone {
             return Err(format!(
                 "{:?}: memo {read:?}, alone {alone:?}",
+                String::from_utf8_lossy(line)
+            ));
+        }
+        let frame = stack_frame(line);
+        if frame.map(TraceLine::StackFrame).is_some_and(|f| f != alone)
+            || (frame.is_none() && matches!(alone, TraceLine::StackFrame(_)))
+        {
+            return Err(format!(
+                "{:?}: stack_frame {frame:?}, parse_line {alone:?}",
                 String::from_utf8_lossy(line)
             ));
         }

@@ -16,6 +16,7 @@ mod steps;
 mod trace_line;
 
 pub use context_memo::memo_agrees_with_parse_line;
+pub(crate) use context_memo::stack_frame;
 pub(crate) use context_memo::ContextMemo;
 pub(crate) use context_memo::NameId;
 pub use dynamic_events::parse_dynamic_event;
