@@ -374,6 +374,23 @@ mod tests {
         assert_eq!(seen.len(), 3);
     }
 
+    /// A frame line reads as its frame; a record line whose comm starts with `=> ` (so
+    /// that the line starts like a frame) and other lines read as none.
+    #[test]
+    fn stack_frames_read_as_parse_line_reads_them() {
+        let frame: &[u8] = b" => do_syscall_64+0x5c/0xe0 ";
+        assert_eq!(stack_frame(frame), Some(&b"do_syscall_64+0x5c/0xe0"[..]));
+        assert_eq!(
+            parse_line(frame),
+            TraceLine::StackFrame(b"do_syscall_64+0x5c/0xe0")
+        );
+        let record: &[u8] = b" => abcdefghijkl-18790   [000] DBZff  1032.477661: flood: i=1";
+        assert!(matches!(parse_line(record), TraceLine::Event(..)));
+        assert_eq!(stack_frame(record), None);
+        assert_eq!(stack_frame(b"  => x"), None);
+        assert!(memo_agrees_with_parse_line(&[frame, record, frame].join(&b'\n')).is_ok());
+    }
+
     /// Every real capture in the repository, line by line in order.
     #[test]
     fn captures_read_as_parse_line() {
