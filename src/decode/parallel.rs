@@ -27,6 +27,7 @@ use super::mapped_input::MappedInput;
 use super::reader::DecodeError;
 use super::record::Record;
 use super::summary::DecodeSummary;
+use crate::output::ChunkOutput;
 use crate::output::RecordFormat;
 use crate::output::RecordFormatter;
 use crate::parse::parse_line;
@@ -48,15 +49,20 @@ struct BufferPool(Mutex<Vec<Vec<u8>>>);
 impl BufferPool {
     /// An empty buffer with room for `capacity` bytes, reused when one is free.
     fn take(&self, capacity: usize) -> Vec<u8> {
-        let mut buffer = self
-            .0
-            .lock()
-            .ok()
-            .and_then(|mut free| free.pop())
-            .unwrap_or_default();
+        let mut buffer = self.take_as_is();
         buffer.clear();
         buffer.reserve(capacity);
         buffer
+    }
+
+    /// A buffer as it was given back, bytes and all (a [`ChunkOutput`] writes over them),
+    /// or a new empty one.
+    fn take_as_is(&self) -> Vec<u8> {
+        self.0
+            .lock()
+            .ok()
+            .and_then(|mut free| free.pop())
+            .unwrap_or_default()
     }
 
     fn give(&self, buffer: Vec<u8>) {
@@ -105,7 +111,7 @@ enum Input<'m, R> {
 /// A worker's result for one chunk.
 struct Decoded<'c> {
     chunk: Chunk<'c>,
-    output: Vec<u8>,
+    output: ChunkOutput,
     decoder: Decoder<'c>,
 }
 
@@ -309,19 +315,21 @@ fn decode_chunk<'c>(
     pool: &BufferPool,
 ) -> Decoded<'c> {
     let mut decoder = Decoder::new(catalog);
-    let mut output = match format {
+    let buffer = match format {
         RecordFormat::None => Vec::new(),
-        _ => pool.take(chunk.text.len() * 2),
+        _ => pool.take_as_is(),
     };
+    // JSON is about one and a half times the text it comes from (more room is made when
+    // a chunk needs it, and kept with the buffer).
+    let mut output = ChunkOutput::new(format, buffer, chunk.text.len() / 2 * 3);
     let Ok(()) = if format == RecordFormat::None {
         // A sink of its own, so no record asks which format it is.
         decoder.push_text(&chunk.text, &mut |_: &Record<'_>| {
             Ok::<(), std::convert::Infallible>(())
         })
     } else {
-        let mut formatter = RecordFormatter::new(format);
         decoder.push_text(&chunk.text, &mut |record: &Record<'_>| {
-            formatter.append(&mut output, record);
+            output.append(record);
             Ok::<(), std::convert::Infallible>(())
         })
     };
@@ -392,8 +400,8 @@ fn merge<'c, W: Write>(
                         out.write_all(&tail)?;
                         summary.add(previous.summary());
                     }
-                    out.write_all(&decoded.output)?;
-                    pool.give(decoded.output);
+                    out.write_all(decoded.output.bytes())?;
+                    pool.give(decoded.output.into_buffer());
                     decoded.decoder
                 }
             });

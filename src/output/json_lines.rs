@@ -89,6 +89,18 @@ impl JsonFormatter {
         Self::default()
     }
 
+    /// Writes one record and its newline at the start of `room`: the bytes
+    /// [`append_record`](Self::append_record) appends, and how many. `None` (with `room`
+    /// written over) when they do not fit.
+    #[inline]
+    pub(crate) fn write_into(&mut self, room: &mut [u8], record: &Record<'_>) -> Option<usize> {
+        let len = room.len();
+        let left = write_record(Cursor::new(room), Some(&mut self.repeated), record).room_left();
+        // With no room left, something did not fit (or it all fit exactly: rare, and only
+        // costs writing it again with more room).
+        (left > 0).then_some(len - left)
+    }
+
     /// Appends one record and its newline: the same bytes as [`append_record`].
     pub(crate) fn append_record(&mut self, out: &mut Vec<u8>, record: &Record<'_>) {
         let repeated = &mut self.repeated;

@@ -1,11 +1,13 @@
 //! Writers for decoded records: JSON Lines (the schema of design.md) and human text.
 //! Both write through any `io::Write`; give them a buffered one.
 
+mod chunk_output;
 mod cursor;
 mod escape;
 mod json_lines;
 mod text;
 
+pub(crate) use chunk_output::ChunkOutput;
 use json_lines::JsonFormatter;
 pub use json_lines::JsonLines;
 pub(crate) use text::write_value;
