@@ -560,7 +560,7 @@ struct Fingerprint {
 }
 
 impl Fingerprint {
-    #[inline]
+    #[inline(always)]
     fn of(bytes: &[u8]) -> Self {
         let len = bytes.len();
         let (first, last) = match (bytes.first_chunk::<8>(), bytes.last_chunk::<8>()) {
@@ -610,7 +610,7 @@ impl Recognised {
     }
 
     /// Whether these are `bytes`, whose fingerprint is `print`.
-    #[inline]
+    #[inline(always)]
     fn matches(&self, bytes: &[u8], print: Fingerprint) -> bool {
         self.print == print && (print.len <= FINGERPRINT_WHOLE || *self.long == *bytes)
     }
