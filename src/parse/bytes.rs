@@ -142,31 +142,6 @@ pub(crate) fn has_prefix(input: &[u8], prefix: &[u8]) -> bool {
     at == len || word_at(&head[len - 8..]) == word_at(&prefix[len - 8..])
 }
 
-/// Whether `input` starts with the first `len` bytes of `padded`, whose length is a
-/// multiple of eight and at least `len`: a word compare per eight bytes, the last one
-/// masked, when `input` has the bytes to read.
-#[inline(always)]
-pub(crate) fn starts_with_padded(input: &[u8], padded: &[u8], len: usize) -> bool {
-    let words = len.div_ceil(8);
-    let (Some(head), Some(padded)) = (input.get(..words * 8), padded.get(..words * 8)) else {
-        return padded
-            .get(..len)
-            .is_some_and(|prefix| has_prefix(input, prefix));
-    };
-    let Some(last) = words.checked_sub(1) else {
-        return true;
-    };
-    for word in 0..last {
-        let at = word * 8;
-        if word_at(&head[at..at + 8]) != word_at(&padded[at..at + 8]) {
-            return false;
-        }
-    }
-    let at = last * 8;
-    let mask = u64::MAX >> (8 * (words * 8 - len));
-    (word_at(&head[at..at + 8]) ^ word_at(&padded[at..at + 8])) & mask == 0
-}
-
 /// Where `part`, a sub-slice of `whole`, starts in it: parsed columns are kept as offsets
 /// into their line or block. (For a `part` outside `whole` the offset means nothing.)
 #[inline(always)]
@@ -311,30 +286,6 @@ mod tests {
                 if let Some(last) = other.last_mut() {
                     *last ^= 1;
                     assert!(!has_prefix(text, &other));
-                }
-            }
-        }
-    }
-
-    /// A change at any byte inside the prefix is seen, and one outside it is not.
-    #[test]
-    fn starts_with_padded_agrees_with_starts_with() {
-        let text = b"0123456789abcdefghijklmnopqrstuvwxyz0123456789";
-        let mut padded = [0u8; 32];
-        for len in 0..=padded.len() {
-            padded.fill(b'#');
-            padded[..len].copy_from_slice(&text[..len]);
-            for cut in 0..=text.len() {
-                for flip in 0..text.len() {
-                    let mut input = text[..cut].to_vec();
-                    if let Some(b) = input.get_mut(flip) {
-                        *b ^= 1;
-                    }
-                    assert_eq!(
-                        starts_with_padded(&input, &padded, len),
-                        input.starts_with(&text[..len]),
-                        "len {len} cut {cut} flip {flip}"
-                    );
                 }
             }
         }

@@ -8,7 +8,7 @@
 //! [`parse_line`] gives (the tests hold the two to it).
 
 use super::bytes::offset_in;
-use super::bytes::starts_with_padded;
+use super::kept_prefix::KeptPrefix;
 use super::parse_line;
 use super::trace_line::aligned_context;
 use super::trace_line::parse_unaligned;
@@ -28,24 +28,25 @@ const PREFIX_MAX: usize = 64;
 /// they said, as offsets so that they apply to the next line.
 #[derive(Debug, Clone)]
 pub(crate) struct ContextMemo {
-    prefix: [u8; PREFIX_MAX],
-    /// How many bytes of `prefix` hold a line's context; 0 when none is kept.
-    len: usize,
+    /// A line's bytes up to its timestamp; none when no context is kept.
+    prefix: KeptPrefix<PREFIX_MAX>,
     comm: (usize, usize),
     pid: i32,
     tgid: Option<Tgid>,
     cpu: u32,
     flags: Option<(usize, usize)>,
-    /// The last event name read after a kept context, with its `: `.
-    name: [u8; NAME_MAX],
-    /// How many bytes of `name` hold one; 0 when none is kept.
-    name_len: usize,
+    /// The last event name read after a kept context, with its `: `; none when none is
+    /// kept.
+    name: KeptPrefix<NAME_MAX>,
     /// Tells the kept name from the names kept before it (see [`NameId`]); `NameId::NONE`
     /// when none is kept.
     name_id: NameId,
     /// The id the next different name gets.
     next_id: u64,
 }
+
+/// The longest event name (with its `: `) kept.
+const NAME_MAX: usize = 32;
 
 /// Which event name a line read through a [`ContextMemo`] has: lines with the same id
 /// (other than [`NameId::NONE`]) have the same name, so a caller can look the name up
@@ -58,21 +59,16 @@ impl NameId {
     pub(crate) const NONE: Self = Self(0);
 }
 
-/// The longest event name (with its `: `) kept.
-const NAME_MAX: usize = 32;
-
 impl Default for ContextMemo {
     fn default() -> Self {
         Self {
-            prefix: [0; PREFIX_MAX],
-            len: 0,
+            prefix: KeptPrefix::default(),
             comm: (0, 0),
             pid: 0,
             tgid: None,
             cpu: 0,
             flags: None,
-            name: [0; NAME_MAX],
-            name_len: 0,
+            name: KeptPrefix::default(),
             name_id: NameId::NONE,
             next_id: 1,
         }
@@ -125,13 +121,11 @@ impl ContextMemo {
     /// these columns. When it is not there, the full read decides.
     #[inline(always)]
     fn context_hit<'a>(&self, line: &'a [u8]) -> Option<(RecordHeader<'a>, &'a [u8])> {
-        if self.len == 0 || line.len() <= self.len {
+        let len = self.prefix.len();
+        if len == 0 || line.len() <= len || !self.prefix.starts(line) {
             return None;
         }
-        if !starts_with_padded(line, &self.prefix, self.len) {
-            return None;
-        }
-        let (ts, rest) = timestamp_and_rest(&line[self.len..])?;
+        let (ts, rest) = timestamp_and_rest(&line[len..])?;
         let header = RecordHeader {
             comm: &line[self.comm.0..self.comm.1],
             pid: self.pid,
@@ -147,10 +141,11 @@ impl ContextMemo {
     /// characters end at its `:`, so the full read takes the same name.
     #[inline(always)]
     fn name_hit<'a>(&self, rest: &'a [u8]) -> Option<EventText<'a>> {
-        if self.name_len == 0 || !starts_with_padded(rest, &self.name, self.name_len) {
+        let len = self.name.len();
+        if len == 0 || !self.name.starts(rest) {
             return None;
         }
-        let (name, body) = rest.split_at(self.name_len);
+        let (name, body) = rest.split_at(len);
         Some(EventText::Named {
             name: &name[..name.len() - 2],
             body,
@@ -163,18 +158,15 @@ impl ContextMemo {
         let TraceLine::Event(_, EventText::Named { name, .. }) = parsed else {
             return NameId::NONE;
         };
-        let same = self.name_len == name.len() + 2 && self.name[..name.len()] == **name;
+        let kept = self.name.bytes();
+        let same = kept.len() == name.len() + 2 && kept[..name.len()] == **name;
         if same {
             return self.name_id;
         }
-        let Some(kept) = self.name.get_mut(..name.len() + 2) else {
-            self.name_len = 0;
+        if !self.name.keep(&[name, b": "]) {
             self.name_id = NameId::NONE;
             return NameId::NONE;
-        };
-        kept[..name.len()].copy_from_slice(name);
-        kept[name.len()..].copy_from_slice(b": ");
-        self.name_len = name.len() + 2;
+        }
         // A u64 is not used up: ids never repeat.
         self.name_id = NameId(self.next_id);
         self.next_id += 1;
@@ -184,12 +176,9 @@ impl ContextMemo {
     /// Keeps `header`'s columns, read from `line` in the kernel's alignment.
     fn remember(&mut self, line: &[u8], header: &RecordHeader<'_>) {
         let len = offset_in(line, header.ts);
-        let Some(prefix) = self.prefix.get_mut(..len) else {
-            self.len = 0;
+        if !self.prefix.keep(&[&line[..len]]) {
             return;
-        };
-        prefix.copy_from_slice(&line[..len]);
-        self.len = len;
+        }
         let comm = offset_in(line, header.comm);
         self.comm = (comm, comm + header.comm.len());
         self.pid = header.pid;
@@ -419,6 +408,6 @@ mod tests {
         );
         let mut memo = ContextMemo::default();
         assert_eq!(memo.parse(line.as_bytes()), parse_line(line.as_bytes()));
-        assert_eq!(memo.len, 0);
+        assert_eq!(memo.prefix.len(), 0);
     }
 }

@@ -8,6 +8,7 @@ mod dynamic_events;
 mod error_log;
 mod event_format;
 mod fields;
+mod kept_prefix;
 mod print_fmt;
 mod readme;
 pub(crate) mod recycle;
