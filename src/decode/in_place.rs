@@ -115,8 +115,10 @@ impl<'c> Decoder<'c> {
     ) -> Result<(), E> {
         // The line at hand and the one after it, parsed in place: a parsed line is large,
         // and moving it from record to record stalled on the copies.
-        let [mut slot, mut ahead] = [ParsedLine::NONE; 2];
-        let (mut slot, mut ahead) = (&mut slot, &mut ahead);
+        // The two are swapped by reference: held by an index, every access was worked out
+        // from it.
+        let [mut one, mut other] = [ParsedLine::NONE; 2];
+        let (mut slot, mut ahead) = (&mut one, &mut other);
         read_line(&mut self.context, text, 0, slot);
         // The line the in-place path last declined: the next attempt must be past it.
         let mut declined = usize::MAX;

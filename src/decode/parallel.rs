@@ -319,8 +319,8 @@ fn decode_chunk<'c>(
         RecordFormat::None => Vec::new(),
         _ => pool.take_as_is(),
     };
-    // JSON is about one and a half times the text it comes from (more room is made when
-    // a chunk needs it, and kept with the buffer).
+    // Output is about one and a half times the text it comes from (more room is made
+    // when a chunk needs it, and kept with the buffer).
     let mut output = ChunkOutput::new(format, buffer, chunk.text.len() / 2 * 3);
     let Ok(()) = if format == RecordFormat::None {
         // A sink of its own, so no record asks which format it is.

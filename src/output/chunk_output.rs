@@ -27,12 +27,17 @@ pub(crate) struct ChunkOutput {
 }
 
 impl ChunkOutput {
-    /// Output in `format` into `buffer`, whose bytes (if any) are taken as room, made
-    /// `room` long at least when the format writes anything.
+    /// Output in `format` into `buffer`, with `room` for it at least. JSON takes the
+    /// buffer's bytes (if any) as room: they are zeroed once, and a buffer comes back
+    /// from the pool with them. Text is appended to the buffer emptied.
     pub(crate) fn new(format: RecordFormat, mut buffer: Vec<u8>, room: usize) -> Self {
-        if format != RecordFormat::None && buffer.len() < room {
-            // Zeroed once: a buffer comes back from the pool with its room.
-            buffer.resize(room, 0);
+        match format {
+            RecordFormat::Json if buffer.len() < room => buffer.resize(room, 0),
+            RecordFormat::Json => {}
+            _ => {
+                buffer.clear();
+                buffer.reserve(room);
+            }
         }
         Self {
             buffer,
