@@ -523,6 +523,7 @@ pub(super) fn decode_event_with<'a>(
 /// in-place path builds its record where it stays, as moving a record cost a `memcpy`
 /// call each time. Returns whether the fields may own memory (hold an array); `false`
 /// when a template without array fields made them.
+#[inline(always)]
 pub(super) fn decode_event_into<'a>(
     catalog: &'a EventCatalog,
     candidates: &'a [CatalogEntry],
