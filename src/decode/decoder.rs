@@ -21,7 +21,7 @@ use crate::parse::parse_line;
 use crate::parse::recycle::clear_fields;
 use crate::parse::recycle::emptied;
 use crate::parse::split_guessed;
-use crate::parse::split_syscall_args;
+use crate::parse::split_syscall_args_into;
 use crate::parse::split_with_template;
 use crate::parse::split_with_template_into;
 use crate::parse::ContextMemo;
@@ -552,29 +552,35 @@ pub(super) fn decode_event_into<'a>(
             event.guessed = true;
         }
         EventText::SyscallEnter { name, args } => {
-            let format_name = syscall_event_name(b"sys_enter_", name);
+            let mut buffer = [0; SYSCALL_NAME_ROOM];
+            let format_name = syscall_event_name(b"sys_enter_", name, &mut buffer);
             event.group = Some("syscalls");
             match catalog.lookup(&format_name).first() {
                 Some(entry) => {
                     event.name = Cow::Borrowed(entry.format.name.as_bytes());
-                    let names: Vec<&[u8]> = entry
+                    let names = entry
                         .format
                         .own_fields()
                         .filter(|f| f.name != "__syscall_nr")
-                        .map(|f| f.name.as_bytes())
-                        .collect();
-                    set_fields(&mut event.fields, split_syscall_args(&names, args));
+                        .map(|f| f.name.as_bytes());
+                    split_syscall_args_into(names, args, &mut event.fields);
                 }
                 None => {
-                    event.name = Cow::Owned(format_name);
-                    set_fields(&mut event.fields, split_syscall_args(&[], args));
+                    event.name = Cow::Owned(format_name.into_owned());
+                    split_syscall_args_into([], args, &mut event.fields);
                     event.guessed = true;
                 }
             }
         }
         EventText::SyscallExit { name, ret } => {
             event.group = Some("syscalls");
-            event.name = Cow::Owned(syscall_event_name(b"sys_exit_", name));
+            let mut buffer = [0; SYSCALL_NAME_ROOM];
+            let format_name = syscall_event_name(b"sys_exit_", name, &mut buffer);
+            // The format's own name when there is one (the same bytes): nothing to allocate.
+            event.name = match catalog.lookup(&format_name).first() {
+                Some(entry) => Cow::Borrowed(entry.format.name.as_bytes()),
+                None => Cow::Owned(format_name.into_owned()),
+            };
             clear_fields(&mut event.fields);
             event.fields.push(Field {
                 name: b"ret",
@@ -670,11 +676,27 @@ fn set_fields<'a>(event_fields: &mut Vec<Field<'a>>, mut fields: Vec<Field<'a>>)
     event_fields.append(&mut fields);
 }
 
-/// `sys_openat` printed by a syscall tracepoint -> its format's name `sys_enter_openat`.
-fn syscall_event_name(prefix: &[u8], printed: &[u8]) -> Vec<u8> {
-    let mut name = prefix.to_vec();
-    name.extend_from_slice(printed.strip_prefix(b"sys_").unwrap_or(printed));
-    name
+/// Room for a syscall format's name on the stack: the longest (`sys_enter_` and a
+/// syscall's name) is about 40 bytes.
+const SYSCALL_NAME_ROOM: usize = 64;
+
+/// `sys_openat` printed by a syscall tracepoint -> its format's name `sys_enter_openat`,
+/// in `buffer` when it fits: a name is looked up for every syscall record.
+fn syscall_event_name<'b>(
+    prefix: &[u8],
+    printed: &[u8],
+    buffer: &'b mut [u8; SYSCALL_NAME_ROOM],
+) -> Cow<'b, [u8]> {
+    let rest = printed.strip_prefix(b"sys_").unwrap_or(printed);
+    let len = prefix.len() + rest.len();
+    match buffer.get_mut(..len) {
+        Some(name) => {
+            name[..prefix.len()].copy_from_slice(prefix);
+            name[prefix.len()..].copy_from_slice(rest);
+            Cow::Borrowed(name)
+        }
+        None => Cow::Owned([prefix, rest].concat()),
+    }
 }
 
 /// Best-effort split of a probe's text without its format: the address column `(ip)` or
@@ -714,6 +736,21 @@ fn guess_probe_fields(body: &[u8]) -> Vec<Field<'_>> {
 pub(super) mod tests {
     use super::*;
     use crate::parse::parse_event_format;
+
+    /// The name is the prefix and the printed name without `sys_`, whether it fits the
+    /// stack buffer or not.
+    #[test]
+    fn syscall_event_names_fit_or_are_allocated() {
+        let mut buffer = [0; SYSCALL_NAME_ROOM];
+        let name = syscall_event_name(b"sys_enter_", b"sys_openat", &mut buffer);
+        assert!(matches!(name, Cow::Borrowed(b"sys_enter_openat")));
+        let long = vec![b'x'; SYSCALL_NAME_ROOM];
+        let mut buffer = [0; SYSCALL_NAME_ROOM];
+        let name = syscall_event_name(b"sys_exit_", &long, &mut buffer);
+        assert!(matches!(&name, Cow::Owned(_)));
+        assert_eq!(&name[..9], b"sys_exit_");
+        assert_eq!(&name[9..], &long[..]);
+    }
 
     /// A hand-made uprobe format file: the common fields, `__probe_ip`, then `fields`
     /// (`"s32 n"`, each 4 bytes), and `print_fmt` as the file spells it.

@@ -654,19 +654,34 @@ fn is_symbol_offset(raw: &[u8]) -> bool {
 /// Splits the syscall enter text `dfd: 0xffffff9c, filename: 0x7ffd…, mode: 0` by the
 /// format's field names in order (`names`), or by `, ` and `: ` when none are known.
 pub fn split_syscall_args<'a>(names: &[&'a [u8]], args: &'a [u8]) -> Vec<Field<'a>> {
-    if names.is_empty() {
-        return split_syscall_guessed(args);
-    }
     let mut fields = Vec::with_capacity(names.len());
+    split_syscall_args_into(names.iter().copied(), args, &mut fields);
+    fields
+}
+
+/// [`split_syscall_args`] into `fields`, which it empties first, with the names as they
+/// come: the decoder passes them straight from the format, with nothing collected.
+pub(crate) fn split_syscall_args_into<'a>(
+    names: impl IntoIterator<Item = &'a [u8]>,
+    args: &'a [u8],
+    fields: &mut Vec<Field<'a>>,
+) {
+    clear_fields(fields);
+    let mut names = names.into_iter().peekable();
     let mut rest = args;
-    for (k, name) in names.iter().enumerate() {
-        let Some(after_name) = rest.strip_prefix(*name).and_then(|r| r.strip_prefix(b": ")) else {
-            return split_syscall_guessed(args);
+    let mut split = names.peek().is_some();
+    while let Some(name) = names.next() {
+        let Some(after_name) = rest.strip_prefix(name).and_then(|r| r.strip_prefix(b": ")) else {
+            split = false;
+            break;
         };
-        let end = match names.get(k + 1) {
+        let end = match names.peek() {
             Some(next) => match find_next_arg(after_name, next) {
                 Some(end) => end,
-                None => return split_syscall_guessed(args),
+                None => {
+                    split = false;
+                    break;
+                }
             },
             None => after_name.len(),
         };
@@ -676,7 +691,10 @@ pub fn split_syscall_args<'a>(names: &[&'a [u8]], args: &'a [u8]) -> Vec<Field<'
         });
         rest = after_name.get(end + 2..).unwrap_or_default();
     }
-    fields
+    if !split {
+        clear_fields(fields);
+        fields.extend(split_syscall_guessed(args));
+    }
 }
 
 /// Where `, NEXT: ` starts in `text`.

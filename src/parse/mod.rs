@@ -35,6 +35,7 @@ pub use fields::fit_template;
 pub use fields::guess_value;
 pub use fields::split_guessed;
 pub use fields::split_syscall_args;
+pub(crate) use fields::split_syscall_args_into;
 pub use fields::split_with_template;
 pub use fields::split_with_template_into;
 pub use fields::steps_agree_with_greedy;
