@@ -114,9 +114,8 @@ impl<'c> Decoder<'c> {
         sink: &mut impl FnMut(&Record<'_>) -> Result<(), E>,
     ) -> Result<(), E> {
         // The line at hand and the one after it, parsed in place: a parsed line is large,
-        // and moving it from record to record stalled on the copies.
-        // The two are swapped by reference: held by an index, every access was worked out
-        // from it.
+        // and moving it from record to record stalled on the copies. The two are swapped
+        // by reference: held by an index, every access was worked out from it.
         let [mut one, mut other] = [ParsedLine::NONE; 2];
         let (mut slot, mut ahead) = (&mut one, &mut other);
         read_line(&mut self.context, text, 0, slot);
@@ -215,7 +214,8 @@ impl<'c> Decoder<'c> {
                 TraceLine::StackStart(stack_header, kind)
                     if stack_header.pid == header.pid && stack_header.cpu == header.cpu =>
                 {
-                    if open_stack.is_none() && stack.capacity() == 0 && ustack.capacity() == 0 {
+                    // The record's first stack: its frame vectors are still the empty ones.
+                    if open_stack.is_none() {
                         (stack, ustack) = self.spare.take_frames();
                     }
                     open_stack = Some(kind);

@@ -7,7 +7,6 @@
 //! the buffer's length is the room it has, not what is written: zeroed once when it grows,
 //! and reused as it is when the buffer comes back from the pool for another chunk.
 
-use super::json_lines::JsonFormatter;
 use super::RecordFormat;
 use super::RecordFormatter;
 use crate::decode::Record;
@@ -22,8 +21,7 @@ pub(crate) struct ChunkOutput {
     /// `written` bytes of records, then room: every byte is initialised.
     buffer: Vec<u8>,
     written: usize,
-    json: Option<JsonFormatter>,
-    other: RecordFormatter,
+    formatter: RecordFormatter,
 }
 
 impl ChunkOutput {
@@ -42,23 +40,23 @@ impl ChunkOutput {
         Self {
             buffer,
             written: 0,
-            json: (format == RecordFormat::Json).then(JsonFormatter::new),
-            other: RecordFormatter::new(format),
+            formatter: RecordFormatter::new(format),
         }
     }
 
     /// Appends `record`.
     #[inline]
     pub(crate) fn append(&mut self, record: &Record<'_>) {
-        let Some(json) = &mut self.json else {
+        if self.formatter.format != RecordFormat::Json {
             // Text is written through `io::Write`: onto the end of the records.
             self.buffer.truncate(self.written);
-            self.other.append(&mut self.buffer, record);
+            self.formatter.append(&mut self.buffer, record);
             self.written = self.buffer.len();
             return;
-        };
+        }
         loop {
-            if let Some(used) = json.write_into(&mut self.buffer[self.written..], record) {
+            let room = &mut self.buffer[self.written..];
+            if let Some(used) = self.formatter.json.write_into(room, record) {
                 self.written += used;
                 return;
             }

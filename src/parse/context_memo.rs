@@ -11,10 +11,10 @@ use super::bytes::offset_in;
 use super::kept_prefix::KeptPrefix;
 use super::parse_line;
 use super::trace_line::aligned_context;
+use super::trace_line::frame_text;
 use super::trace_line::parse_unaligned;
 use super::trace_line::record_from;
 use super::trace_line::timestamp_and_rest;
-use super::trace_line::trim;
 use super::EventText;
 use super::RecordHeader;
 use super::Tgid;
@@ -99,8 +99,8 @@ impl ContextMemo {
             return self.remember_name(out);
         }
         // Stack frames are most of the lines that are not records.
-        if let Some(frame) = line.strip_prefix(b" => ") {
-            *out = TraceLine::StackFrame(trim(frame));
+        if let Some(frame) = frame_text(line) {
+            *out = TraceLine::StackFrame(frame);
             return NameId::NONE;
         }
         *out = parse_unaligned(line);
@@ -196,12 +196,12 @@ impl ContextMemo {
 /// may be read with this instead, with no look at the memo.
 #[inline(always)]
 pub(crate) fn stack_frame(line: &[u8]) -> Option<&[u8]> {
-    let frame = line.strip_prefix(b" => ")?;
+    let frame = frame_text(line)?;
     // A record line whose 15-byte comm starts with `=> ` starts so too.
     if aligned_context(line).is_some() {
         return None;
     }
-    Some(trim(frame))
+    Some(frame)
 }
 
 /// Whether every line of `text`, read in order through one [`ContextMemo`], reads as
@@ -223,9 +223,8 @@ pub fn memo_agrees_with_parse_line(text: &[u8]) -> Result<(), String> {
             ));
         }
         let frame = stack_frame(line);
-        if frame.map(TraceLine::StackFrame).is_some_and(|f| f != alone)
-            || (frame.is_none() && matches!(alone, TraceLine::StackFrame(_)))
-        {
+        let as_frame = matches!(alone, TraceLine::StackFrame(_)).then_some(alone);
+        if frame.map(TraceLine::StackFrame) != as_frame {
             return Err(format!(
                 "{:?}: stack_frame {frame:?}, parse_line {alone:?}",
                 String::from_utf8_lossy(line)

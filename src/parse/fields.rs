@@ -667,22 +667,26 @@ pub(crate) fn split_syscall_args_into<'a>(
     fields: &mut Vec<Field<'a>>,
 ) {
     clear_fields(fields);
+    if split_by_names(names, args, fields).is_none() {
+        clear_fields(fields);
+        fields.extend(split_syscall_guessed(args));
+    }
+}
+
+/// Pushes the arguments of `args` named `names`, in order; `None` when there are no names
+/// or the text does not follow them.
+fn split_by_names<'a>(
+    names: impl IntoIterator<Item = &'a [u8]>,
+    args: &'a [u8],
+    fields: &mut Vec<Field<'a>>,
+) -> Option<()> {
     let mut names = names.into_iter().peekable();
+    names.peek()?;
     let mut rest = args;
-    let mut split = names.peek().is_some();
     while let Some(name) = names.next() {
-        let Some(after_name) = rest.strip_prefix(name).and_then(|r| r.strip_prefix(b": ")) else {
-            split = false;
-            break;
-        };
+        let after_name = rest.strip_prefix(name)?.strip_prefix(b": ")?;
         let end = match names.peek() {
-            Some(next) => match find_next_arg(after_name, next) {
-                Some(end) => end,
-                None => {
-                    split = false;
-                    break;
-                }
-            },
+            Some(next) => find_next_arg(after_name, next)?,
             None => after_name.len(),
         };
         fields.push(Field {
@@ -691,10 +695,7 @@ pub(crate) fn split_syscall_args_into<'a>(
         });
         rest = after_name.get(end + 2..).unwrap_or_default();
     }
-    if !split {
-        clear_fields(fields);
-        fields.extend(split_syscall_guessed(args));
-    }
+    Some(())
 }
 
 /// Where `, NEXT: ` starts in `text`.

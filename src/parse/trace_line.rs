@@ -134,10 +134,17 @@ pub fn parse_line(line: &[u8]) -> TraceLine<'_> {
     parse_unaligned(line)
 }
 
+/// The frame of a line that starts as stack frame lines do (` => FRAME`). Such a line
+/// is a frame unless it reads as a record in the kernel's alignment.
+#[inline(always)]
+pub(super) fn frame_text(line: &[u8]) -> Option<&[u8]> {
+    line.strip_prefix(b" => ").map(trim)
+}
+
 /// [`parse_line`] for a line that is not a record in the kernel's alignment.
 pub(super) fn parse_unaligned(line: &[u8]) -> TraceLine<'_> {
-    if let Some(frame) = line.strip_prefix(b" => ") {
-        return TraceLine::StackFrame(trim(frame));
+    if let Some(frame) = frame_text(line) {
+        return TraceLine::StackFrame(frame);
     }
     if let Some(record) = parse_record(line) {
         return record;
