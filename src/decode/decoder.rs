@@ -80,9 +80,9 @@ pub struct Decoder<'c> {
     pub(super) spare: Spare,
     /// The in-place path's last record context, to read runs of one task's lines faster.
     pub(super) context: ContextMemo,
-    /// The last name the in-place path looked up, by the memo's id for it, and its
-    /// entries.
-    pub(super) last_named: (NameId, &'c [CatalogEntry]),
+    /// The last two names the in-place path looked up, by the memo's ids for them, and
+    /// their entries, the latest first: the memo keeps two names too.
+    pub(super) last_named: [(NameId, &'c [CatalogEntry]); 2],
 }
 
 /// What to do with a line that follows a pending record.
@@ -114,7 +114,7 @@ impl<'c> Decoder<'c> {
             summary: DecodeSummary::default(),
             spare: Spare::default(),
             context: ContextMemo::default(),
-            last_named: (NameId::NONE, &[]),
+            last_named: [(NameId::NONE, &[]); 2],
         }
     }
 

@@ -324,15 +324,22 @@ impl<'c> Decoder<'c> {
     }
 
     /// The catalog entries of the event `name`, which has the memo's id `id`: runs of
-    /// records of one event look it up once.
+    /// records of one event, or of an entry probe and its return probe taking turns, look
+    /// each name up once.
     #[inline(always)]
     fn entries_named(&mut self, name: &[u8], id: NameId) -> &'c [CatalogEntry] {
-        let (known, entries) = self.last_named;
-        if id == known && id != NameId::NONE {
-            return entries;
+        let [latest, before] = self.last_named;
+        if id != NameId::NONE {
+            if id == latest.0 {
+                return latest.1;
+            }
+            if id == before.0 {
+                self.last_named = [before, latest];
+                return before.1;
+            }
         }
         let entries = self.catalog.lookup(name);
-        self.last_named = (id, entries);
+        self.last_named = [(id, entries), latest];
         entries
     }
 }

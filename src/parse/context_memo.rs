@@ -35,14 +35,22 @@ pub(crate) struct ContextMemo {
     tgid: Option<Tgid>,
     cpu: u32,
     flags: Option<(usize, usize)>,
-    /// The last event name read after a kept context, with its `: `; none when none is
-    /// kept.
-    name: KeptPrefix<NAME_MAX>,
-    /// Tells the kept name from the names kept before it (see [`NameId`]); `NameId::NONE`
-    /// when none is kept.
-    name_id: NameId,
+    /// The last two different event names read, each with its `: ` and id, the latest
+    /// first. Two, because probes come in pairs: an entry probe and its return probe take
+    /// turns line after line. A hit moves nothing, so each line compares the same way.
+    names: [KeptName; 2],
     /// The id the next different name gets.
     next_id: u64,
+}
+
+/// An event name kept by a [`ContextMemo`].
+#[derive(Debug, Clone, Default)]
+struct KeptName {
+    /// The name and its `: `; none when no name is kept here.
+    bytes: KeptPrefix<NAME_MAX>,
+    /// Tells this name from every other name kept (see [`NameId`]); `NameId::NONE` when
+    /// none is kept.
+    id: NameId,
 }
 
 /// The longest event name (with its `: `) kept.
@@ -53,6 +61,12 @@ const NAME_MAX: usize = 32;
 /// once for a run of them. Ids are only compared between lines read through one memo.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct NameId(u64);
+
+impl Default for NameId {
+    fn default() -> Self {
+        Self::NONE
+    }
+}
 
 impl NameId {
     /// Not known to share a name with any other line.
@@ -68,8 +82,7 @@ impl Default for ContextMemo {
             tgid: None,
             cpu: 0,
             flags: None,
-            name: KeptPrefix::default(),
-            name_id: NameId::NONE,
+            names: Default::default(),
             next_id: 1,
         }
     }
@@ -86,9 +99,9 @@ impl ContextMemo {
     #[inline(never)]
     pub(crate) fn parse_into<'a>(&mut self, line: &'a [u8], out: &mut TraceLine<'a>) -> NameId {
         if let Some((header, rest)) = self.context_hit(line) {
-            if let Some(text) = self.name_hit(rest) {
+            if let Some((text, id)) = self.name_hit(rest) {
                 *out = TraceLine::Event(header, text);
-                return self.name_id;
+                return id;
             }
             *out = record_from(line, header, rest);
             return self.remember_name(out);
@@ -137,40 +150,50 @@ impl ContextMemo {
         Some((header, rest))
     }
 
-    /// `NAME: BODY` when `rest` starts with the kept name and its `: `: the name's
-    /// characters end at its `:`, so the full read takes the same name.
+    /// `NAME: BODY` and the name's id when `rest` starts with a kept name and its `: `:
+    /// the name's characters end at its `:`, so the full read takes the same name.
     #[inline(always)]
-    fn name_hit<'a>(&self, rest: &'a [u8]) -> Option<EventText<'a>> {
-        let len = self.name.len();
-        if len == 0 || !self.name.starts(rest) {
+    fn name_hit<'a>(&self, rest: &'a [u8]) -> Option<(EventText<'a>, NameId)> {
+        let [latest, before] = &self.names;
+        let kept = if latest.matches(rest) {
+            latest
+        } else if before.matches(rest) {
+            before
+        } else {
             return None;
-        }
-        let (name, body) = rest.split_at(len);
-        Some(EventText::Named {
-            name: &name[..name.len() - 2],
-            body,
-        })
+        };
+        let (name, body) = rest.split_at(kept.bytes.len());
+        Some((
+            EventText::Named {
+                name: &name[..name.len() - 2],
+                body,
+            },
+            kept.id,
+        ))
     }
 
-    /// Keeps the event name of a `NAME: BODY` record, and gives its id: the kept one's
-    /// when the name is the same, a new one when not.
+    /// Keeps the event name of a `NAME: BODY` record, and gives its id: a kept one's when
+    /// the name is kept, a new one when not (and the older kept name is let go).
     fn remember_name(&mut self, parsed: &TraceLine<'_>) -> NameId {
         let TraceLine::Event(_, EventText::Named { name, .. }) = parsed else {
             return NameId::NONE;
         };
-        let kept = self.name.bytes();
-        let same = kept.len() == name.len() + 2 && kept[..name.len()] == **name;
-        if same {
-            return self.name_id;
+        for kept in &self.names {
+            let bytes = kept.bytes.bytes();
+            if bytes.len() == name.len() + 2 && bytes[..name.len()] == **name {
+                return kept.id;
+            }
         }
-        if !self.name.keep(&[name, b": "]) {
-            self.name_id = NameId::NONE;
+        self.names[1] = self.names[0].clone();
+        let latest = &mut self.names[0];
+        if !latest.bytes.keep(&[name, b": "]) {
+            latest.id = NameId::NONE;
             return NameId::NONE;
         }
         // A u64 is not used up: ids never repeat.
-        self.name_id = NameId(self.next_id);
+        latest.id = NameId(self.next_id);
         self.next_id += 1;
-        self.name_id
+        latest.id
     }
 
     /// Keeps `header`'s columns, read from `line` in the kernel's alignment.
@@ -188,6 +211,14 @@ impl ContextMemo {
             let start = offset_in(line, flags);
             (start, start + flags.len())
         });
+    }
+}
+
+impl KeptName {
+    /// Whether `rest` starts with this name (and its `: `).
+    #[inline(always)]
+    fn matches(&self, rest: &[u8]) -> bool {
+        self.bytes.len() != 0 && self.bytes.starts(rest)
     }
 }
 
@@ -305,44 +336,37 @@ mod tests {
     }
 
     /// Lines of one event name share an id while the memo keeps that name, whether read
-    /// from the memo or in full; another name, or the first one again after it, gets a new
-    /// one; lines it does not read as records of a kept name get none.
+    /// from the memo or in full; the memo keeps two names, so a name it let go of for a
+    /// third one gets a new id; lines it does not read as records of a kept name get none.
     #[test]
-    fn name_ids_follow_the_kept_name() {
-        let lines: [(&[u8], &str); 8] = [
+    fn name_ids_follow_the_kept_names() {
+        let record = |comm: &str, name: &str| {
+            format!("           {comm}-18790   [000] DBZff  1032.477661: {name}: i=1").into_bytes()
+        };
+        let lines: [(Vec<u8>, &str); 13] = [
+            (record("flood", "flood"), "a"),
+            (record("flood", "flood"), "a"),
+            (record("other", "flood"), "a"),
+            (b" => do_syscall_64+0x5c/0xe0".to_vec(), ""),
+            (record("flood", "touch"), "b"),
+            (record("flood", "flood"), "a"),
+            (record("other", "touch"), "b"),
             (
-                b"           flood-18790   [000] DBZff  1032.477661: flood: i=1",
-                "a",
-            ),
-            (
-                b"           flood-18790   [000] DBZff  1032.477662: flood: i=2",
-                "a",
-            ),
-            (
-                b"           other-18791   [001] DBZff  1032.477663: flood: i=3",
-                "a",
-            ),
-            (b" => do_syscall_64+0x5c/0xe0", ""),
-            (
-                b"           flood-18790   [000] DBZff  1032.477664: touch: i=4",
-                "b",
-            ),
-            (
-                b"           flood-18790   [000] DBZff  1032.477665: flood: i=5",
-                "c",
-            ),
-            (
-                b"a very long comm that is not aligned-12 [000] .... 5.1: flood: i=1",
+                b"a very long comm that is not aligned-12 [000] .... 5.1: flood: i=1".to_vec(),
                 "",
             ),
-            (
-                b"           flood-18790   [000] DBZff  1032.477666: flood: i=6",
-                "c",
-            ),
+            (record("flood", "flood"), "a"),
+            // A third name takes the place of the one kept earlier (flood, read after
+            // touch but kept before it).
+            (record("flood", "misc"), "c"),
+            (record("flood", "touch"), "b"),
+            (record("flood", "misc"), "c"),
+            (record("flood", "flood"), "d"),
         ];
         let mut memo = ContextMemo::default();
         let mut seen: Vec<(&str, NameId)> = Vec::new();
-        for (line, label) in lines {
+        for (line, label) in &lines {
+            let (line, label) = (line.as_slice(), *label);
             let mut parsed = TraceLine::Blank;
             let id = memo.parse_into(line, &mut parsed);
             let shown = String::from_utf8_lossy(line);
@@ -359,7 +383,7 @@ mod tests {
                 }
             }
         }
-        assert_eq!(seen.len(), 3);
+        assert_eq!(seen.len(), 4);
     }
 
     /// A frame line reads as its frame; a record line whose comm starts with `=> ` (so
