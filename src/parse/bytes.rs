@@ -185,7 +185,7 @@ pub(crate) fn find_newline(text: &[u8], from: usize) -> Option<usize> {
 
 /// Where `needle` (not empty) first occurs in `haystack` at or after `from`. Values are
 /// short and their delimiters rarely occur inside them, so the delimiter's first byte is
-/// looked for eight bytes at a time and each candidate compared in place: no call into
+/// looked for sixteen bytes at a time and each candidate compared in place: no call into
 /// `memchr` or `memcmp`, whose setup cost more than the scan on strings this short.
 #[inline]
 pub(crate) fn find_literal(haystack: &[u8], needle: &[u8], from: usize) -> Option<usize> {
@@ -238,7 +238,7 @@ impl Literal {
 }
 
 /// The first place at or after `from` where `haystack` holds `first` and `matches_at` says
-/// yes; the places with `first` are found eight bytes at a time.
+/// yes; the places with `first` are found sixteen bytes at a time, then eight.
 #[inline(always)]
 fn find_candidates(
     haystack: &[u8],
@@ -247,8 +247,29 @@ fn find_candidates(
     matches_at: impl Fn(usize) -> bool,
 ) -> Option<usize> {
     const ONES: u64 = 0x0101_0101_0101_0101;
-    let pattern = u64::from(first) * ONES;
     let mut at = from;
+    #[cfg(target_arch = "x86_64")]
+    while let Some(block) = haystack.get(at..at + 16) {
+        use std::arch::x86_64::_mm_cmpeq_epi8;
+        use std::arch::x86_64::_mm_loadu_si128;
+        use std::arch::x86_64::_mm_movemask_epi8;
+        use std::arch::x86_64::_mm_set1_epi8;
+        // SAFETY: SSE2 is part of every x86_64 CPU, and `block` is 16 readable bytes (an
+        // unaligned load is allowed).
+        let mut candidates = unsafe {
+            let bytes = _mm_loadu_si128(block.as_ptr().cast());
+            _mm_movemask_epi8(_mm_cmpeq_epi8(bytes, _mm_set1_epi8(first as i8))) as u32
+        };
+        while candidates != 0 {
+            let candidate = at + candidates.trailing_zeros() as usize;
+            if matches_at(candidate) {
+                return Some(candidate);
+            }
+            candidates &= candidates - 1;
+        }
+        at += 16;
+    }
+    let pattern = u64::from(first) * ONES;
     while let Some(chunk) = haystack.get(at..at + 8) {
         let mut word = [0u8; 8];
         word.copy_from_slice(chunk);
