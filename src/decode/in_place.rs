@@ -32,6 +32,7 @@ use crate::parse::EventText;
 use crate::parse::Field;
 use crate::parse::Fit;
 use crate::parse::NameId;
+use crate::parse::RecordHeader;
 use crate::parse::StackKind;
 use crate::parse::TraceLine;
 
@@ -104,6 +105,72 @@ impl Spare {
     }
 }
 
+/// The record the in-place path decodes each of its records into, holding the spare
+/// allocations while it does.
+pub(super) struct ReusedEvent<'t> {
+    /// Always an event.
+    record: Record<'t>,
+    /// `false` when the fields are known to hold no array (see `decode_event_into`): they
+    /// are then let go of without a look at each.
+    fields_may_own_memory: bool,
+}
+
+impl<'t> ReusedEvent<'t> {
+    /// An event with the spare allocations.
+    fn take(spare: &mut Spare) -> Self {
+        let (stack, ustack) = spare.take_frames();
+        Self {
+            record: Record::Event(Event {
+                header: RecordHeader {
+                    comm: b"",
+                    pid: 0,
+                    tgid: None,
+                    cpu: 0,
+                    flags: None,
+                    ts: b"",
+                },
+                group: None,
+                name: Cow::Borrowed(b""),
+                fields: emptied(std::mem::take(&mut spare.fields)),
+                guessed: false,
+                stack,
+                ustack,
+            }),
+            fields_may_own_memory: false,
+        }
+    }
+
+    /// The event, for the next record: its frames emptied, and its fields too when they
+    /// hold no array (`decode_event_into` empties them in full).
+    #[inline(always)]
+    fn next(&mut self) -> &mut Event<'t> {
+        let event = self.event();
+        event.stack.clear();
+        event.ustack.clear();
+        if !self.fields_may_own_memory {
+            let Record::Event(event) = &mut self.record else {
+                unreachable!("a reused record is always an event");
+            };
+            forget_plain_fields(&mut event.fields);
+        }
+        self.event()
+    }
+
+    /// The event.
+    #[inline(always)]
+    fn event(&mut self) -> &mut Event<'t> {
+        match &mut self.record {
+            Record::Event(event) => event,
+            _ => unreachable!("a reused record is always an event"),
+        }
+    }
+
+    /// Gives the allocations back to the spare.
+    fn give_back(self, spare: &mut Spare) {
+        spare.keep_record(self.record, self.fields_may_own_memory);
+    }
+}
+
 impl<'c> Decoder<'c> {
     /// Feeds every line of `text` (lines end in `\n`; the last one may lack it), as
     /// [`push_line`](Self::push_line) would line by line, taking the records whose end is
@@ -113,6 +180,25 @@ impl<'c> Decoder<'c> {
         text: &[u8],
         sink: &mut impl FnMut(&Record<'_>) -> Result<(), E>,
     ) -> Result<(), E> {
+        // The in-place records are decoded into this one, one after another: built afresh,
+        // each record was written whole and its vectors taken from the spare and given back.
+        let mut reused = ReusedEvent::take(&mut self.spare);
+        let result = self.push_text_into(text, &mut reused, sink);
+        reused.give_back(&mut self.spare);
+        result
+    }
+
+    /// [`push_text`](Self::push_text), with the in-place records decoded into `reused`.
+    #[inline(always)]
+    fn push_text_into<'t, E>(
+        &mut self,
+        text: &'t [u8],
+        reused: &mut ReusedEvent<'t>,
+        sink: &mut impl FnMut(&Record<'_>) -> Result<(), E>,
+    ) -> Result<(), E>
+    where
+        'c: 't,
+    {
         // The line at hand and the one after it, parsed in place: a parsed line is large,
         // and moving it from record to record stalled on the copies. The two are swapped
         // by reference: held by an index, every access was worked out from it.
@@ -127,7 +213,7 @@ impl<'c> Decoder<'c> {
                 break;
             }
             if self.is_idle() && line.start != declined {
-                if self.record_in_place(text, line, ahead, sink)? {
+                if self.record_in_place(text, line, ahead, reused, sink)? {
                     // The line that ended the record is the next one at hand.
                     std::mem::swap(&mut slot, &mut ahead);
                     continue;
@@ -148,16 +234,21 @@ impl<'c> Decoder<'c> {
         Ok(())
     }
 
-    /// Decodes the event that starts at `first` if the lines after it show plainly where it
-    /// ends, and leaves the line that ends it in `ahead`. `false`, with nothing done, when
-    /// the record is not plain, or when `text` ends before the line that ends it.
+    /// Decodes the event that starts at `first` into `reused` if the lines after it show
+    /// plainly where it ends, and leaves the line that ends it in `ahead`. `false`, with
+    /// nothing sent to the sink, when the record is not plain, or when `text` ends before
+    /// the line that ends it.
     fn record_in_place<'t, E>(
         &mut self,
         text: &'t [u8],
         first: &ParsedLine<'t>,
         ahead: &mut ParsedLine<'t>,
+        reused: &mut ReusedEvent<'t>,
         sink: &mut impl FnMut(&Record<'_>) -> Result<(), E>,
-    ) -> Result<bool, E> {
+    ) -> Result<bool, E>
+    where
+        'c: 't,
+    {
         let TraceLine::Event(header, event_text) = &first.parsed else {
             return Ok(false);
         };
@@ -165,8 +256,7 @@ impl<'c> Decoder<'c> {
             EventText::Named { name, .. } => self.entries_named(name, first.name_id),
             _ => &[],
         };
-        // Most records have no stacks: the kept frame vectors are taken at the first.
-        let (mut stack, mut ustack) = (Vec::new(), Vec::new());
+        let event = reused.next();
         let mut open_stack = None;
         let mut event_text = *event_text;
         // The record's text ends at `record_end`, after `record_lines` lines.
@@ -177,7 +267,6 @@ impl<'c> Decoder<'c> {
         loop {
             if read_next && !read_line(&mut self.context, text, at, ahead) {
                 // What follows is not in this block.
-                self.spare.keep_frames(stack, ustack);
                 return Ok(false);
             }
             read_next = true;
@@ -191,7 +280,6 @@ impl<'c> Decoder<'c> {
                     _ => None,
                 };
                 let Some((name, body, lines)) = joined else {
-                    self.spare.keep_frames(stack, ustack);
                     return Ok(false);
                 };
                 event_text = EventText::Named { name, body };
@@ -205,8 +293,8 @@ impl<'c> Decoder<'c> {
             match line.parsed {
                 TraceLine::StackFrame(frame) if open_stack.is_some() => {
                     match open_stack {
-                        Some(StackKind::User) => ustack.push(frame),
-                        _ => stack.push(frame),
+                        Some(StackKind::User) => event.ustack.push(frame),
+                        _ => event.stack.push(frame),
                     }
                     at = line.end + 1;
                     continue;
@@ -214,17 +302,13 @@ impl<'c> Decoder<'c> {
                 TraceLine::StackStart(stack_header, kind)
                     if stack_header.pid == header.pid && stack_header.cpu == header.cpu =>
                 {
-                    // The record's first stack: its frame vectors are still the empty ones.
-                    if open_stack.is_none() {
-                        (stack, ustack) = self.spare.take_frames();
-                    }
                     open_stack = Some(kind);
                     at = line.end + 1;
                     // The frames after it, read straight from the text: a frame line
                     // leaves the memo as it was.
                     let frames = match kind {
-                        StackKind::User => &mut ustack,
-                        _ => &mut stack,
+                        StackKind::User => &mut event.ustack,
+                        _ => &mut event.stack,
                     };
                     while let Some((frame, end)) = frame_at(text, at) {
                         frames.push(frame);
@@ -247,33 +331,20 @@ impl<'c> Decoder<'c> {
                         _ => true,
                     };
                 if !ends {
-                    self.spare.keep_frames(stack, ustack);
                     return Ok(false);
                 }
             }
             break;
         }
         self.summary.events += 1;
-        // Built where it stays: moving a record costs a `memcpy` call.
-        let mut record = Record::Event(Event {
-            header: *header,
-            group: None,
-            name: Cow::Borrowed(b""),
-            fields: emptied(std::mem::take(&mut self.spare.fields)),
-            guessed: false,
-            stack,
-            ustack,
-        });
-        let mut may_own_memory = true;
-        if let Record::Event(event) = &mut record {
-            may_own_memory = decode_event_into(self.catalog, entries, event_text, event);
-            if event.guessed {
-                self.summary.guessed += 1;
-            }
+        event.header = *header;
+        event.guessed = false;
+        reused.fields_may_own_memory =
+            decode_event_into(self.catalog, entries, event_text, reused.event());
+        if reused.event().guessed {
+            self.summary.guessed += 1;
         }
-        let result = sink(&record);
-        self.spare.keep_record(record, may_own_memory);
-        result?;
+        sink(&reused.record)?;
         Ok(true)
     }
 
