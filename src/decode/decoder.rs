@@ -558,11 +558,7 @@ pub(super) fn decode_event_into<'a>(
             match catalog.lookup(&format_name).first() {
                 Some(entry) => {
                     event.name = Cow::Borrowed(entry.format.name.as_bytes());
-                    let names = entry
-                        .format
-                        .own_fields()
-                        .filter(|f| f.name != "__syscall_nr")
-                        .map(|f| f.name.as_bytes());
+                    let names = entry.syscall_args.iter().map(|name| &name[..]);
                     split_syscall_args_into(names, args, &mut event.fields);
                 }
                 None => {

@@ -26,6 +26,9 @@ pub struct CatalogEntry {
     pub format: EventFormat,
     /// Its print fmt, compiled; `None` when tprobe cannot use it.
     pub template: Option<Template>,
+    /// The names of its own fields but `__syscall_nr`: the arguments a syscall enter
+    /// record prints, worked out once rather than for every record.
+    pub(crate) syscall_args: Vec<Box<[u8]>>,
 }
 
 /// Why the events directory could not be loaded.
@@ -168,12 +171,18 @@ impl EventCatalog {
     /// Adds one event.
     pub fn insert(&mut self, group: &str, format: EventFormat) {
         let template = compile_template(&format);
+        let syscall_args = format
+            .own_fields()
+            .filter(|f| f.name != "__syscall_nr")
+            .map(|f| f.name.as_bytes().into())
+            .collect();
         self.by_name
             .get_or_insert_with(format.name.as_bytes(), Vec::new)
             .push(CatalogEntry {
                 group: group.to_owned(),
                 format,
                 template,
+                syscall_args,
             });
     }
 
