@@ -249,25 +249,30 @@ fn find_candidates(
     const ONES: u64 = 0x0101_0101_0101_0101;
     let mut at = from;
     #[cfg(target_arch = "x86_64")]
-    while let Some(block) = haystack.get(at..at + 16) {
+    {
         use std::arch::x86_64::_mm_cmpeq_epi8;
         use std::arch::x86_64::_mm_loadu_si128;
         use std::arch::x86_64::_mm_movemask_epi8;
         use std::arch::x86_64::_mm_set1_epi8;
-        // SAFETY: SSE2 is part of every x86_64 CPU, and `block` is 16 readable bytes (an
-        // unaligned load is allowed).
-        let mut candidates = unsafe {
-            let bytes = _mm_loadu_si128(block.as_ptr().cast());
-            _mm_movemask_epi8(_mm_cmpeq_epi8(bytes, _mm_set1_epi8(first as i8))) as u32
-        };
-        while candidates != 0 {
-            let candidate = at + candidates.trailing_zeros() as usize;
-            if matches_at(candidate) {
-                return Some(candidate);
+        // Made once: in the loop, it was made again after every call to `matches_at`.
+        // SAFETY: SSE2 is part of every x86_64 CPU.
+        let wanted = unsafe { _mm_set1_epi8(first as i8) };
+        while let Some(block) = haystack.get(at..at + 16) {
+            // SAFETY: SSE2 is part of every x86_64 CPU, and `block` is 16 readable bytes
+            // (an unaligned load is allowed).
+            let mut candidates = unsafe {
+                let bytes = _mm_loadu_si128(block.as_ptr().cast());
+                _mm_movemask_epi8(_mm_cmpeq_epi8(bytes, wanted)) as u32
+            };
+            while candidates != 0 {
+                let candidate = at + candidates.trailing_zeros() as usize;
+                if matches_at(candidate) {
+                    return Some(candidate);
+                }
+                candidates &= candidates - 1;
             }
-            candidates &= candidates - 1;
+            at += 16;
         }
-        at += 16;
     }
     let pattern = u64::from(first) * ONES;
     while let Some(chunk) = haystack.get(at..at + 8) {
