@@ -24,7 +24,11 @@ use super::steps::NoFields;
 use super::steps::StepsEnd;
 
 /// A decoded value. Strings are the exact bytes the kernel printed, quotes removed.
+///
+/// `repr(u8)`: a tag byte of its own, which the output formats read for every value;
+/// folded into the array's capacity, it was worked out from that.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[repr(u8)]
 pub enum Value<'a> {
     /// A signed decimal (`%d`).
     Signed(i64),

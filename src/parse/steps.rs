@@ -33,7 +33,10 @@ struct Step {
     action: Action,
 }
 
+/// A tag byte of its own (`repr(u8)`): with the tag folded into a field's spare values,
+/// every step worked the variant out of that field before it could jump to its code.
 #[derive(Debug, Clone)]
+#[repr(u8)]
 enum Action {
     /// Nothing after the literal: the template ends with it.
     Nothing,

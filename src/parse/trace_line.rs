@@ -48,7 +48,11 @@ pub struct RecordHeader<'a> {
 }
 
 /// How the text after the timestamp names its event.
+///
+/// `repr(u8)` here and on [`TraceLine`]: a tag byte of their own, read once per line;
+/// with the tag folded into a field's spare values, it was worked out from that field.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
 pub enum EventText<'a> {
     /// `NAME: BODY`, the form of probes and most tracepoints.
     Named {
@@ -82,6 +86,7 @@ pub enum EventText<'a> {
 
 /// One line of trace text, classified.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
 pub enum TraceLine<'a> {
     /// An event record: context columns and the event's own text.
     Event(RecordHeader<'a>, EventText<'a>),
